@@ -1,0 +1,322 @@
+"""Request and response bodies of the public API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.models import FinancingRequest, Invoice, Organisation, OutboxEntry, Piece
+from api.services.money import from_minor
+from chain.roles import Role
+
+T = TypeVar("T")
+
+HEX_ID = r"^0x[0-9a-fA-F]{64}$"
+
+
+class ListOf(BaseModel, Generic[T]):
+    data: list[T]
+    count: int
+
+
+def role_names(roles: int) -> list[str]:
+    return [r.name or "" for r in Role if roles & r]
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: str = Field(min_length=18, max_length=18, description="unified social credit code")
+    roles: list[str] = Field(
+        min_length=1, description="CORE_FIRM, SUPPLIER, BANK, WAREHOUSE, AUDITOR, ORACLE"
+    )
+
+
+class OrganisationPublic(BaseModel):
+    id: int
+    chain_org_id: int | None
+    name: str
+    credit_code: str
+    roles: list[str]
+    status: str
+    account_address: str
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrganisationPublic:
+        return cls(
+            id=org.id or 0,
+            chain_org_id=org.chain_org_id,
+            name=org.name,
+            credit_code=org.credit_code,
+            roles=role_names(org.roles),
+            status=org.status,
+            account_address=org.account_address,
+        )
+
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MemberCreated(BaseModel):
+    member_id: int
+    org_id: int
+    api_key_id: int
+    api_key: str = Field(description="shown once; store it now")
+
+
+class Me(BaseModel):
+    member_id: int
+    name: str
+    organisation: OrganisationPublic
+    api_key_id: int
+
+
+class OperationPublic(BaseModel):
+    id: str
+    status: str
+    contract: str
+    function: str
+    subject_type: str
+    subject_id: str
+    tx_hash: str | None
+    block_number: int | None
+    error_code: str | None
+
+    @classmethod
+    def of(cls, e: OutboxEntry) -> OperationPublic:
+        return cls(
+            id=e.id,
+            status=e.status,
+            contract=e.contract,
+            function=e.function,
+            subject_type=e.subject_type,
+            subject_id=e.subject_id,
+            tx_hash=e.tx_hash,
+            block_number=e.block_number,
+            error_code=e.error_code,
+        )
+
+
+class Accepted(BaseModel):
+    """A write in flight: poll the operation, or send `?wait=true` next time."""
+
+    operation: OperationPublic
+
+
+class Landed(BaseModel):
+    """A write that landed on chain and was indexed (the answer to `?wait=true`): what it made or changed."""
+
+    operation: OperationPublic
+    result: Any
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable, e.g. `duplicate_invoice`")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Error(BaseModel):
+    """Every refusal and failure: `{"error": {code, message, details}}`."""
+
+    error: ErrorDetail
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(min_length=1, max_length=200)
+    quantity: str = Field(pattern=r"^\d+(\.\d+)?$", max_length=32)
+    unit_price: str = Field(pattern=r"^\d+(\.\d{1,4})?$", max_length=32)
+    amount: str = Field(pattern=r"^\d+(\.\d{1,2})?$", max_length=32)
+
+
+class InvoiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invoice_number: str = Field(min_length=1, max_length=40)
+    buyer_credit_code: str = Field(min_length=18, max_length=18)
+    amount: str = Field(
+        max_length=32, description="decimal string in the currency's major unit, e.g. 1000000.00"
+    )
+    currency: str = Field("CNY", min_length=3, max_length=3)
+    issue_date: dt.date
+    due_date: dt.date
+    line_items: list[LineItem] = Field(default_factory=list, max_length=200)
+
+
+class InvoicePublic(BaseModel):
+    id: str
+    invoice_number: str
+    seller_org_id: int
+    buyer_org_id: int
+    amount: str
+    amount_minor: int
+    currency: str
+    issue_date: dt.date
+    due_date: dt.date
+    due_at: int
+    line_items: list[dict[str, Any]]
+    document_sha256: str
+    document_name: str
+    status: str
+    error_code: str | None
+
+    @classmethod
+    def of(cls, i: Invoice) -> InvoicePublic:
+        return cls(
+            id=i.id,
+            invoice_number=i.invoice_number,
+            seller_org_id=i.seller_org_id,
+            buyer_org_id=i.buyer_org_id,
+            amount=from_minor(i.amount_minor, i.currency),
+            amount_minor=i.amount_minor,
+            currency=i.currency,
+            issue_date=i.issue_date,
+            due_date=i.due_date,
+            due_at=i.due_at,
+            line_items=i.line_items,
+            document_sha256=i.document_sha256,
+            document_name=i.document_name,
+            status=i.status,
+            error_code=i.error_code,
+        )
+
+
+class InvoiceIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invoice_ids: list[str] = Field(min_length=1, max_length=256)
+
+
+class SignedConfirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    deadline: int = Field(gt=0, lt=2**63)
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=32)
+
+
+class PiecePublic(BaseModel):
+    id: str
+    root_id: str
+    parent_id: str | None
+    creditor_org: int
+    holder_org: int
+    debtor_org: int
+    amount: str
+    amount_minor: int
+    due_at: int
+    state: str
+    lock: str
+    lock_org: int
+    depth: int
+    standing: str
+
+    @classmethod
+    def of(cls, p: Piece) -> PiecePublic:
+        return cls(
+            id=p.id,
+            root_id=p.root_id,
+            parent_id=p.parent_id,
+            creditor_org=p.creditor_org,
+            holder_org=p.holder_org,
+            debtor_org=p.debtor_org,
+            amount=from_minor(p.amount_minor),
+            amount_minor=p.amount_minor,
+            due_at=p.due_at,
+            state=p.state,
+            lock=p.lock,
+            lock_org=p.lock_org,
+            depth=p.depth,
+            standing=p.standing,
+        )
+
+
+class SplitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amounts: list[str] = Field(
+        min_length=2, max_length=16, description="decimal strings that sum to the piece"
+    )
+
+
+class TransferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_credit_code: str = Field(min_length=18, max_length=18)
+
+
+class FinancingRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bank_credit_code: str | None = Field(
+        None, min_length=18, max_length=18, description="omit for the open market"
+    )
+    max_rate_ppm: int = Field(
+        gt=0, le=1_000_000, description="annual rate in parts per million (4.5 % = 45000)"
+    )
+    expires_at: int = Field(gt=0, lt=2**40)
+
+
+class FundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate_ppm: int = Field(gt=0, le=1_000_000)
+
+
+class RepaymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    piece_ids: list[str] = Field(min_length=1, max_length=128)
+
+
+class FinancingRequestPublic(BaseModel):
+    id: int
+    piece_id: str
+    holder_org: int
+    bank_org: int
+    max_rate_ppm: int
+    expires_at: int
+    status: str
+    funded_by: int | None
+    rate_ppm: int | None
+    price_minor: int | None
+    discount_minor: int | None
+    discount_days: int | None
+    tx_hash: str | None
+
+    @classmethod
+    def of(cls, r: FinancingRequest) -> FinancingRequestPublic:
+        return cls.model_validate(r, from_attributes=True)
+
+
+class Quote(BaseModel):
+    piece_id: str
+    rate_ppm: int
+    price_minor: int
+    discount_minor: int
+    discount_days: int
+    price: str
+
+
+class DepositCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_org_id: int = Field(gt=0, lt=2**31)
+    amount: str = Field(max_length=32)
+
+
+class Balance(BaseModel):
+    org_id: int
+    account_address: str
+    balance_minor: int
+    balance: str
+
+
+class ChainEventPublic(BaseModel):
+    block_number: int
+    tx_hash: str
+    log_index: int
+    contract: str
+    name: str
+    args: dict[str, Any]

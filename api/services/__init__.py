@@ -1,0 +1,1 @@
+"""Business logic of the API. No FastAPI here: routers translate HTTP, services decide."""

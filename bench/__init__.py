@@ -1,0 +1,1 @@
+"""Benchmarks, run on demand (`make bench`); results are written as JSON to bench/results/."""

@@ -1,0 +1,1 @@
+"""Everything that talks to the ledger: client, contract bindings, deployment, typed errors."""

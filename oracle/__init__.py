@@ -1,0 +1,1 @@
+"""Goods oracle nodes: verify sensor readings, agree on each lot's status per round, anchor it on chain."""

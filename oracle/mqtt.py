@@ -1,0 +1,105 @@
+"""The node's MQTT connection: paho VERSION2 callbacks that only hand messages to the node's loop.
+
+The session is persistent (fixed client id, clean_session off) and QoS-1 deliveries are
+acknowledged by the node only after it has committed what they carried, so neither a restart
+of the node nor of the broker loses a verified reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from oracle.settings import BrokerAddress
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message from the broker; `ack` it once handled."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class MqttLink:
+    """A paho client feeding an asyncio queue."""
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        client_id: str,
+        subscriptions: Sequence[str],
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[Delivery],
+    ) -> None:
+        self._broker = broker
+        self._subscriptions = list(subscriptions)
+        self._loop = loop
+        self._queue = queue
+        self.connected = asyncio.Event()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if broker.username:
+            client.username_pw_set(broker.username, broker.password)
+        client.reconnect_delay_set(min_delay=0.1, max_delay=5)
+        client.max_inflight_messages_set(100)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+    def start(self) -> None:
+        self._client.connect_async(self._broker.host, self._broker.port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish at QoS 1; paho queues it while disconnected."""
+        self._client.publish(topic, payload, qos=1)
+
+    def ack(self, delivery: Delivery) -> None:
+        if delivery.qos > 0:
+            self._client.ack(delivery.mid, delivery.qos)
+
+    # paho thread ----------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            logger.warning("broker refused the connection: %s", reason)
+            return
+        # Resubscribe on every connect: a broker that lost our session still sends to us.
+        client.subscribe([(s, 1) for s in self._subscriptions])
+        logger.info("connected to %s:%s", self._broker.host, self._broker.port)
+        self._loop.call_soon_threadsafe(self.connected.set)
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        logger.warning("disconnected from the broker: %s", reason)
+        self._loop.call_soon_threadsafe(self.connected.clear)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        delivery = Delivery(message.topic, bytes(message.payload), message.mid, message.qos)
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+        except RuntimeError:  # the loop is closing: the broker will redeliver
+            pass

@@ -192,6 +192,7 @@ class Simulator:
         self._clients: list[mqtt.Client] = []
         self._acked = 0
         self._acked_lock = threading.Lock()
+        self._connected: list[threading.Event] = []
         self._stop = threading.Event()
 
     def _client(self, device: SimDevice) -> mqtt.Client:
@@ -202,13 +203,18 @@ class Simulator:
             client.username_pw_set(self.broker.username, self.broker.password)
         client.reconnect_delay_set(1, 10)
         client.on_publish = self._on_publish
+        connected = threading.Event()
+        client.on_connect = lambda _c, _u, _f, reason, _p: reason.is_failure or connected.set()
+        self._connected.append(connected)
         client.connect_async(self.broker.host, self.broker.port, keepalive=30)
         client.loop_start()
         return client
 
     def run(self, *, duration_s: float | None = None, count: int | None = None) -> int:
         """Publish until `duration_s` passes, `count` readings per device, or `stop()`; return how many."""
+        self._connected = []
         self._clients = [self._client(d) for d in self.devices]
+        self._await_connections()
         start = time.monotonic()
         period = 1.0 / self.rate_hz if self.rate_hz > 0 else 0.0
         tick = 0
@@ -234,6 +240,19 @@ class Simulator:
                 client.disconnect()
                 client.loop_stop()
         return self.published
+
+    def _await_connections(self, timeout_s: float = 10.0) -> None:
+        """Wait for the first CONNACK of every client before publishing.
+
+        paho lets `publish` write to a socket whose CONNECT the loop thread has not sent yet; a
+        broker then reads a PUBLISH as the first packet and drops the connection. Later
+        disconnects are fine: paho queues QoS 1 messages and resends them after reconnecting.
+        """
+        deadline = time.monotonic() + timeout_s
+        for connected in self._connected:
+            if not connected.wait(max(0.0, deadline - time.monotonic())):
+                logger.warning("a device is not connected after %.0f s; publishing anyway", timeout_s)
+                return
 
     def _on_publish(
         self, _client: mqtt.Client, _userdata: object, _mid: int, _reason: object, _props: object

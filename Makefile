@@ -55,8 +55,13 @@ $(SLITHER_VENV)/.installed:
 up: setup
 	$(BIN)/scf up
 
+# Every benchmark, then one summary page (bench/results/summary.md) with figures next to targets.
 bench: setup
 	$(BIN)/scf bench gas --json
+	$(BIN)/scf bench node --json --count 2000 --txs 20000
+	$(BIN)/scf bench api --json
+	$(BIN)/scf bench iot --json
+	$(BIN)/scf bench summary
 
 clean:
 	rm -rf $(VENV) $(SLITHER_VENV) node_modules .pytest_cache .ruff_cache .hypothesis crytic-export

@@ -398,5 +398,14 @@ def bench_node(
     console.print(f"ratio_node_vs_raw: {ratio} >= 1.5: {mark}")
 
 
+@bench_app.command("summary")
+def bench_summary() -> None:
+    """Write bench/results/summary.md: the latest figures of every benchmark next to their targets."""
+    from bench.summary import write
+
+    out = write()
+    typer.echo(out.read_text())
+
+
 if __name__ == "__main__":
     app()

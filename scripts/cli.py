@@ -111,6 +111,59 @@ def deploy(
     typer.echo(json.dumps(deployment.contracts, indent=2))
 
 
+@app.command("consortium-config")
+def consortium_config(
+    out: Annotated[Path, typer.Option(help="Directory to write the configuration into.")],
+    validators: Annotated[int, typer.Option(help="QBFT validators (4 or more tolerate a fault).")] = 4,
+    chain_id: Annotated[int, typer.Option(help="Chain id of the consortium chain.")] = 2026,
+    block_period: Annotated[int, typer.Option(help="Seconds between blocks.")] = 2,
+    request_timeout: Annotated[int, typer.Option(help="Seconds before a QBFT round change.")] = 4,
+    operator: Annotated[
+        str | None, typer.Option(help="Existing operator address (key kept in custody); else one is made.")
+    ] = None,
+    allow_account: Annotated[
+        list[str] | None, typer.Option(help="Another address for the accounts allowlist, repeatable.")
+    ] = None,
+    besu_image: Annotated[str | None, typer.Option(help="Besu Docker image, pinned by version.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a previous configuration, keys and data too.")] = False,
+) -> None:
+    """Generate a Besu QBFT consortium (genesis, keys, permissioning, compose) and scfnet's settings."""
+    from scripts.consortium import (
+        BESU_IMAGE,
+        ConsortiumError,
+        ConsortiumOptions,
+        fault_tolerance_note,
+        generate,
+    )
+
+    options = ConsortiumOptions(
+        validators=validators,
+        out=out,
+        chain_id=chain_id,
+        block_period_s=block_period,
+        request_timeout_s=request_timeout,
+        operator=operator,
+        allow_accounts=tuple(allow_account or ()),
+        besu_image=besu_image or BESU_IMAGE,
+        force=force,
+    )
+    try:
+        result = generate(options)
+    except ConsortiumError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    console.print(f"chain {result.chain_id}: {fault_tolerance_note(len(result.validators))}", soft_wrap=True)
+    for v in result.validators:
+        console.print(f"  {v.name} {v.address}", soft_wrap=True)
+    console.print(f"operator {result.operator}; JSON-RPC for scfnet {result.rpc_url}", soft_wrap=True)
+    if result.operator_key_file is not None:
+        console.print(
+            f"[yellow]operator key written to {result.operator_key_file}: move it into custody[/yellow]",
+            soft_wrap=True,
+        )
+    console.print(f"written to {result.out}; start with its README.md", soft_wrap=True)
+
+
 @app.command()
 def up(
     data_dir: Annotated[

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SLITHER_VENV := .venv-slither
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup build build-check lint format test test-postgres slither bench up clean
+.PHONY: setup build build-check lint format test test-postgres slither bench up status demo clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -52,8 +52,16 @@ $(SLITHER_VENV)/.installed:
 	$(SLITHER_VENV)/bin/pip install -q --disable-pip-version-check slither-analyzer==0.11.6
 	touch $@
 
+# The whole network on embedded defaults; options: make up UP_ARGS="--mqtt mqtt://127.0.0.1:1883".
 up: setup
-	$(BIN)/scf up
+	$(BIN)/scf up $(UP_ARGS)
+
+status: setup
+	$(BIN)/scf status
+
+# The reference story, all 12 steps, on a network started for it (or DEMO_ARGS="--data-dir DIR").
+demo: setup
+	$(BIN)/scf demo $(DEMO_ARGS)
 
 # Every benchmark, then one summary page (bench/results/summary.md) with figures next to targets.
 bench: setup

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import configure_mappers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
-from api.ratelimit import RateLimiter
+from api import errors, metrics
+from api.ratelimit import RateLimiter, SharedRateLimiter
 from api.routers import (
+    alerts,
     audit,
     health,
     invoices,
+    lots,
     members,
     notifications,
     organisations,
+    receipts,
     receivables,
     settlement,
 )
@@ -27,7 +31,8 @@ from api.settings import ApiSettings
 
 
 class StreamedBodyLimit:
-    """Count the bytes of a body as it is read, so one sent without a Content-Length meets the limit too."""
+    """Refuse a declared Content-Length over the limit at once, and count the bytes of a body as it
+    is read, so one sent without a Content-Length meets the limit too (plain ASGI: no extra task)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -36,6 +41,13 @@ class StreamedBodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            refusal = errors.error_body(
+                "request_too_large", f"requests are limited to {self.max_bytes} bytes"
+            )
+            await JSONResponse(refusal, status_code=413)(scope, receive, send)
             return
         received = 0
 
@@ -55,10 +67,13 @@ def create_app(settings: ApiSettings, *, runtime: Runtime | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or Runtime.build(settings)
+        rt = runtime or Runtime.build(settings, prepare=settings.prepare_on_start)
         app.state.runtime = rt
         if settings.run_workers:
             rt.start()
+        # Build what the first requests would otherwise build (route validators, ORM mappers).
+        app.openapi()
+        configure_mappers()
         try:
             yield
         finally:
@@ -67,27 +82,24 @@ def create_app(settings: ApiSettings, *, runtime: Runtime | None = None) -> Fast
     app = FastAPI(
         title="scfnet API",
         version="0.1.0",
-        summary="Supply-chain finance on a permissioned ledger: invoices, receivables, financing, audit.",
+        summary=(
+            "Supply-chain finance on a permissioned ledger: invoices, receivables, financing, "
+            "warehouse receipts watched by sensors, audit."
+        ),
         lifespan=lifespan,
     )
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.limiter = (
+        SharedRateLimiter(settings.rate_limit_per_minute, settings.rate_limit_file)
+        if settings.rate_limit_file is not None
+        else RateLimiter(settings.rate_limit_per_minute)
+    )
     errors.install(app)
 
     app.add_middleware(StreamedBodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return JSONResponse(
-                errors.error_body(
-                    "request_too_large", f"requests are limited to {settings.max_body_bytes} bytes"
-                ),
-                status_code=413,
-            )
-        return await call_next(request)
-
-    for module in (health, organisations, members, invoices, receivables, settlement, audit, notifications):
+    routers = (health, organisations, members, invoices, receivables, settlement)
+    for module in (*routers, lots, receipts, alerts, audit, notifications):
         # health is public and answers only 200; everything else authenticates and may refuse.
         app.include_router(module.router, responses=None if module is health else errors.ERROR_RESPONSES)
+    metrics.install(app, token=settings.metrics_token.get_secret_value() if settings.metrics_token else None)
     return app

@@ -19,9 +19,11 @@ import api.models  # noqa: F401 - registers the tables on SQLModel.metadata
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL and a busy timeout so the relay, indexer and API share it."""
     if url.startswith("sqlite"):
-        # Pool sized for the request thread pool (40) plus the workers: readers never wait for a connection.
+        # A SQLite connection is a file handle: never make a request wait for one. 32 are kept open;
+        # beyond that (a burst) more are opened and closed again. Above all, a checkout on the event
+        # loop (api.deps authenticates there) can never block behind requests that hold connections.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=32, max_overflow=16
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=32, max_overflow=-1
         )
 
         @event.listens_for(engine, "connect")

@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import FinancingRequest, Invoice, Organisation, OutboxEntry, Piece
+from api.models import FinancingRequest, GoodsAlert, Invoice, Organisation, OutboxEntry, Piece, Receipt
 from api.services.money import from_minor
 from chain.roles import Role
 
@@ -320,3 +320,156 @@ class ChainEventPublic(BaseModel):
     contract: str
     name: str
     args: dict[str, Any]
+
+
+# -- goods: lots, receipts, alerts, reading proofs ---------------------------------------------
+
+LOT_REFERENCE = r"^[A-Za-z0-9._-]{1,64}$"
+DEVICE = r"^[A-Za-z0-9._-]{1,64}$"
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device: str = Field(
+        pattern=DEVICE, description="the device's name, as it publishes (`devices/{device}/telemetry`)"
+    )
+    key: str = Field(pattern=ADDRESS, description="address of the key that signs the device's readings")
+
+
+class LotCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(
+        pattern=LOT_REFERENCE,
+        description="the warehouse's lot reference, e.g. LOT-7; the lot id is keccak256('lot:' + reference)",
+    )
+    goods: str = Field(min_length=1, max_length=200, description="goods type or name, e.g. steel coils")
+    specification: str = Field("", max_length=200, description="description: grade, dimensions, packing")
+    quantity: str = Field(
+        pattern=r"^\d{1,15}(\.\d{1,3})?$", description="decimal in `unit`, 3 decimals at most, e.g. 120"
+    )
+    unit: str = Field(min_length=1, max_length=16, description="e.g. t, kg, pcs")
+    location: str = Field(min_length=1, max_length=200, description="where in the warehouse")
+    devices: list[DeviceCreate] = Field(
+        min_length=1, max_length=16, description="the sensors watching the lot"
+    )
+
+
+class DevicePublic(BaseModel):
+    device_id: str = Field(description="keccak256 of the device's name, as the chain binds it")
+    name: str | None = Field(description="the name the warehouse registered it under (None: unknown)")
+    key: str
+
+
+class ReceiptPublic(BaseModel):
+    id: str = Field(description="the receipt's id: its lot's id")
+    reference: str | None
+    warehouse_org: int
+    owner_org: int
+    pledgee_org: int = Field(description="0: not pledged")
+    state: str = Field(description="issued | pledged | surrendered")
+    frozen: bool = Field(description="the lot's goods are in ALERT or OFFLINE: the owner can do nothing")
+    pledged_until: int = Field(description="end of the pledge term, unix seconds (0: not pledged)")
+    document_hash: str = Field(description="SHA-256 of the receipt document, as anchored on chain")
+    goods_status: str
+    goods_round: int
+
+    @classmethod
+    def of(cls, r: Receipt, *, reference: str | None, goods: tuple[str, int]) -> ReceiptPublic:
+        return cls(
+            id=r.id,
+            reference=reference,
+            warehouse_org=r.warehouse_org,
+            owner_org=r.owner_org,
+            pledgee_org=r.pledgee_org,
+            state=r.state,
+            frozen=r.frozen,
+            pledged_until=r.pledged_until,
+            document_hash=r.document_hash,
+            goods_status=goods[0],
+            goods_round=goods[1],
+        )
+
+
+class LotPublic(BaseModel):
+    id: str
+    reference: str | None = Field(description="the warehouse's reference, when registered through the API")
+    warehouse_org: int
+    goods: str
+    specification: str
+    quantity: str
+    quantity_milli: int
+    unit: str
+    location: str
+    info_hash: str
+    status: str = Field(description="the oracle's latest status: unknown | ok | warning | alert | offline")
+    round: int = Field(description="the round of the oracle's latest accepted report")
+    observed_at: int
+    devices: list[DevicePublic]
+    receipt: ReceiptPublic | None
+
+
+class PledgeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bank_credit_code: str = Field(min_length=18, max_length=18)
+    pledged_until: int = Field(gt=0, lt=2**40, description="end of the pledge term, unix seconds")
+
+
+class ReceiptTransfer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_credit_code: str = Field(min_length=18, max_length=18)
+
+
+class AlertPublic(BaseModel):
+    id: int
+    lot_id: str
+    reference: str | None
+    kind: str = Field(description="lot_status | receipt_frozen | receipt_unfrozen")
+    status: str = Field(description="the goods' status the alert is about")
+    previous_status: str | None
+    warehouse_org: int
+    owner_org: int = Field(description="the receipt's owner when it was raised (0: none)")
+    pledgee_org: int = Field(description="the pledgee bank when it was raised (0: none)")
+    block_number: int
+    tx_hash: str
+
+    @classmethod
+    def of(cls, a: GoodsAlert, reference: str | None) -> AlertPublic:
+        return cls(
+            id=a.id or 0,
+            lot_id=a.lot_id,
+            reference=reference,
+            kind=a.kind,
+            status=a.status,
+            previous_status=a.previous_status,
+            warehouse_org=a.warehouse_org,
+            owner_org=a.owner_org,
+            pledgee_org=a.pledgee_org,
+            block_number=a.block_number,
+            tx_hash=a.tx_hash,
+        )
+
+
+class ReadingProofPublic(BaseModel):
+    """A reading, its Merkle proof, and whether the chain accepts it."""
+
+    lot_id: str
+    device: str
+    device_id: str
+    seq: int
+    round: int
+    root: str = Field(description="the root the oracle node says it proves against")
+    anchored_root: str = Field(description="the root the goods oracle anchored on chain for the round")
+    proof: list[str]
+    payload_hash: str
+    leaf: str
+    reading: dict[str, Any] | None = Field(description="the reading as the device published and signed it")
+    report_tx_hash: str | None = Field(description="the transaction that anchored the round's root")
+    report_block_number: int | None
+    source: str = Field(description="the oracle node that served the proof")
+    verified: bool = Field(description="the chain verified the proof and the reading is the device's")
+    code: str | None = Field(
+        description="why not verified: proof_rejected, root_not_anchored, reading_mismatch, "
+        "reading_signature_invalid, reading_malformed, proof_for_other_reading"
+    )
+    message: str | None

@@ -34,7 +34,38 @@ class ApiSettings(BaseSettings):
     max_document_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 12 * 1024 * 1024
     rate_limit_per_minute: int = 600
+    rate_limit_file: Path | None = Field(
+        None,
+        description="buckets shared by the request processes of one machine (set by `scf api` when it "
+        "runs several); none: each process keeps its own",
+    )
     relay_poll_s: float = 0.05
     indexer_poll_s: float = 0.1
     wait_timeout_s: float = 30.0
-    run_workers: bool = Field(True, description="run the outbox relay and the indexer in this process")
+    run_workers: bool = Field(
+        True,
+        description="run the outbox relay, the indexer and the webhook notifier in this process "
+        "(each only while it holds its database lease, so one of each runs per database)",
+    )
+    prepare_on_start: bool = Field(
+        True,
+        description="migrate the database and ensure the operator organisation at start; false for "
+        "processes started by a supervisor that did it once for all of them (`scf api`)",
+    )
+    worker_lease_s: float = Field(
+        10.0,
+        gt=0,
+        description="how long a relay or indexer lease lasts unless renewed; a crashed "
+        "worker's successor takes over after at most this long",
+    )
+    request_processes: int = Field(
+        1, ge=1, le=64, description="`scf api`: processes serving requests on the one port"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="if set, GET /metrics asks for `Authorization: Bearer <it>`; else it is open"
+    )
+    oracle_proof_urls: list[str] = Field(
+        default_factory=list,
+        description="base URLs of the oracle nodes' proof endpoints (JSON list), tried in order",
+    )
+    oracle_proof_timeout_s: float = Field(5.0, gt=0, description="timeout of one proof request")

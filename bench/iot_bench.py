@@ -1,7 +1,9 @@
 """IoT path end to end: devices -> Mosquitto (password + ACL) -> gateway -> 3 oracle nodes -> chain.
 
-Everything runs on this machine: the embedded chain node, the gateway and the 3 oracle nodes
-(quorum 2) in this process (threads, as `tests/oracle` runs them), Mosquitto as its own process.
+Everything runs on this machine, each part as the process it is in production: the embedded chain
+node (`python -m node`), the gateway (`python -m iot_gateway`), 3 oracle nodes (`scf oracle run`,
+quorum 2) and Mosquitto; this process deploys, plays the devices (one MQTT connection each) and
+watches the chain, the gateway's `/status` and the nodes' `/status`.
 
 - `mosquitto_raw_msgs_per_s`: the same kind of signed payloads (signed separately) published by the
   same device connections through the same broker to one bare paho subscriber (QoS 1, auto ack), before
@@ -21,15 +23,22 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import requests
 from eth_account.signers.local import LocalAccount
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -40,15 +49,11 @@ from chain.identifiers import credit_code_bytes32
 from chain.readings import Measurements, Reading, device_id, sign
 from chain.roles import Role
 from chain.suite import Suite
-from iot_gateway.gateway import running_gateway
+from iot_gateway.broker import free_port, wait_for_port
 from iot_gateway.mosquitto import Accounts, MosquittoInstance, mosquitto_available
-from iot_gateway.settings import GatewaySettings
 from iot_gateway.simulator import dev_device_key, dev_device_password, dev_lot_id, device_names
 from iot_gateway.topics import telemetry_topic
-from node.testing import running_node
 from oracle.rules import Status
-from oracle.runner import RunningOracle, start_oracle
-from oracle.settings import OracleSettings
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,8 @@ ORACLES = 3
 GATEWAY_USER = "gateway-1"
 RAW_USER = "raw-subscriber"
 OPERATOR = dev_account("operator")
+DEFAULT_RATE = 2_500.0
+START_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -173,21 +180,139 @@ def _raw(broker: MosquittoInstance, clients: dict[str, mqtt.Client], names: list
     return received[0] / elapsed
 
 
-def _oracle_settings(net: Net, broker: MosquittoInstance, base: Path, index: int) -> OracleSettings:
+@dataclass
+class Service:
+    """A process this benchmark started, with the HTTP endpoint it reports on."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    url: str
+
+    def status(self) -> dict[str, Any]:
+        return dict(requests.get(f"{self.url}/status", timeout=30).json())
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds the process has used so far (Linux /proc; None elsewhere)."""
+        return _cpu_s(self.process.pid)
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{tail}")
+
+
+def _cpu_s(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@contextmanager
+def _service(name: str, argv: list[str], env: dict[str, str], log: Path, url: str) -> Iterator[Service]:
+    """Start a process (output to `log`); SIGTERM it, then kill it if it lingers, on exit."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield Service(name, process, log, url)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _wait_until(service: Service, ready: Any, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        service.check_alive()
+        try:
+            if ready():
+                return
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{service.name} did not become {what} within {START_TIMEOUT_S:.0f} s")
+
+
+def _chain_node(tmp: Path, stack: ExitStack) -> Service:
+    port = free_port()
+    env = {
+        "SCF_NODE_HOST": "127.0.0.1",
+        "SCF_NODE_PORT": str(port),
+        "SCF_NODE_DATA_DIR": str(tmp / "chain"),
+        "SCF_NODE_DEV": "true",
+        "SCF_NODE_OPERATOR_ADDRESS": OPERATOR.address,
+        "SCF_NODE_REGISTRY_ADDRESS": predicted_registry_address(OPERATOR.address),
+    }
+    url = f"http://127.0.0.1:{port}"
+    node = stack.enter_context(
+        _service("chain node", [sys.executable, "-m", "node"], env, tmp / "chain.log", url)
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not wait_for_port("127.0.0.1", port, 0.5):
+        node.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the chain node did not start listening")
+    return node
+
+
+def _oracle(net: Net, broker: MosquittoInstance, tmp: Path, index: int, stack: ExitStack) -> Service:
     address = broker.address(f"oracle-{index}")
-    return OracleSettings(
-        node_index=index,
-        key=net.oracle_keys[index].key.to_0x_hex(),
-        broker_url=f"mqtt://{address.username}:{address.password}@{address.host}:{address.port}",
-        rpc_url=net.rpc_url,
-        manifest_path=net.manifest,
-        round_length_s=ROUND_S,
-        settle_delay_s=SETTLE_S,
-        offline_timeout_s=3_600.0,
-        takeover_s=1.0,
-        data_dir=base / f"oracle-{index}",
-        http_port=None,
-        chain_poll_s=0.1,
+    port = free_port()
+    argv = [
+        str(Path(sys.executable).with_name("scf")),
+        "oracle",
+        "run",
+        f"--node-index={index}",
+        f"--broker=mqtt://{address.username}:{address.password}@{address.host}:{address.port}",
+        f"--rpc={net.rpc_url}",
+        f"--manifest={net.manifest}",
+        f"--round-length={ROUND_S}",
+        f"--data-dir={tmp / f'oracle-{index}'}",
+        f"--http-port={port}",
+    ]
+    env = {
+        "SCF_ORACLE_KEY": net.oracle_keys[index].key.to_0x_hex(),
+        "SCF_ORACLE_SETTLE_DELAY_S": str(SETTLE_S),
+        "SCF_ORACLE_OFFLINE_TIMEOUT_S": "3600",
+        "SCF_ORACLE_TAKEOVER_S": "1.0",
+        "SCF_ORACLE_CHAIN_POLL_S": "0.1",
+    }
+    log = tmp / f"oracle-{index}.log"
+    return stack.enter_context(_service(f"oracle {index}", argv, env, log, f"http://127.0.0.1:{port}"))
+
+
+def _oracle_ready(oracle: Service) -> bool:
+    response = requests.get(f"{oracle.url}/ready", timeout=2)
+    if response.status_code == 404:  # a node without /ready: serving status, give MQTT a moment
+        oracle.status()
+        time.sleep(1.0)
+        return True
+    return response.status_code == 200
+
+
+def _gateway(net: Net, broker: MosquittoInstance, tmp: Path, stack: ExitStack) -> Service:
+    gw = broker.address(GATEWAY_USER)
+    port = free_port()
+    env = {
+        "SCF_GATEWAY_BROKER_URL": f"mqtt://{gw.username}:{gw.password}@{gw.host}:{gw.port}",
+        "SCF_GATEWAY_GATEWAY_ID": "gw-bench",
+        "SCF_GATEWAY_DATA_DIR": str(tmp / "gateway"),
+        "SCF_GATEWAY_RPC_URL": net.rpc_url,
+        "SCF_GATEWAY_MANIFEST_PATH": str(net.manifest),
+        "SCF_GATEWAY_METRICS_PORT": str(port),
+    }
+    argv = [sys.executable, "-m", "iot_gateway"]
+    return stack.enter_context(
+        _service("gateway", argv, env, tmp / "gateway.log", f"http://127.0.0.1:{port}")
     )
 
 
@@ -204,18 +329,32 @@ def _throughput(
     clients: dict[str, mqtt.Client],
     names: list[str],
     lot: bytes,
-    gateway: Any,
-    oracles: list[RunningOracle],
+    gateway: Service,
+    oracles: list[Service],
     count: int,
     rate: float,
+    others: list[Service],
+    broker_pid: int | None,
 ) -> dict[str, Any]:
     from_block = net.client.w3.eth.block_number
-    t0 = time.time() + count * 0.00035 + 1.0  # after signing
+    probe = time.perf_counter()
+    _presign(names, 50, time.time() * 1000, rate)
+    per_reading_s = (time.perf_counter() - probe) / 50
+    t0 = time.time() + count * per_reading_s * 1.5 + 1.0  # the schedule starts once all are signed
     sign_start = time.perf_counter()
     payloads = _presign(names, count, t0 * 1000, rate)
     sign_s = time.perf_counter() - sign_start
+    if time.time() > t0:
+        logger.warning(
+            "signing overran the schedule by %.1f s: the first readings go out late", time.time() - t0
+        )
     while time.time() < t0:
         time.sleep(0.005)
+    services = [gateway, *oracles, *others]
+    cpu_before = {svc.name: svc.cpu_s() for svc in services}
+    cpu_before["devices and watcher (this process)"] = _cpu_s(os.getpid())
+    if broker_pid is not None:
+        cpu_before["mosquitto"] = _cpu_s(broker_pid)
     start = time.time()
     marks: dict[str, float] = {}
     infos = _publish_paced(clients, payloads, t0, rate)
@@ -225,19 +364,27 @@ def _throughput(
     last_progress = time.time()
     seen: set[str] = set()
     logs: list[Any] = []
-    while covered < count and time.time() - last_progress < 15 + SETTLE_S:
+    polled = 0.0
+    scanned_head = -1
+    while covered < count and time.time() - last_progress < 25 + SETTLE_S:
         now = time.time()
         if "broker_acked_s" not in marks and all(i.is_published() for i in infos):
             marks["broker_acked_s"] = now - start
-        g = gateway.metrics.as_dict()
-        if "gateway_accepted_s" not in marks and g["accepted"] >= count:
-            marks["gateway_accepted_s"] = now - start
-        if "gateway_republished_s" not in marks and g["republished"] >= count:
-            marks["gateway_republished_s"] = now - start
-        stored = [o.node.metrics["readings_accepted"] for o in oracles]
-        if "oracles_stored_s" not in marks and min(stored) >= count:
-            marks["oracles_stored_s"] = now - start
-        for log in _reports(net, lot, from_block):
+        if now - polled >= 0.25 and "oracles_stored_s" not in marks:  # the services' counters, not too often
+            polled = now
+            try:
+                g = gateway.status()
+                if "gateway_accepted_s" not in marks and g["accepted"] >= count:
+                    marks["gateway_accepted_s"] = now - start
+                if "gateway_republished_s" not in marks and g["republished"] >= count:
+                    marks["gateway_republished_s"] = now - start
+                stored = [o.status()["metrics"].get("readings_accepted", 0) for o in oracles]
+                if min(stored) >= count:
+                    marks["oracles_stored_s"] = time.time() - start
+            except requests.RequestException:
+                pass  # a service too busy to answer: its mark comes later
+        head = net.client.w3.eth.block_number
+        for log in _reports(net, lot, from_block) if head != scanned_head else []:
             key = log["transactionHash"].hex()
             if key not in seen:
                 seen.add(key)
@@ -245,10 +392,20 @@ def _throughput(
                 covered += int(log["args"]["readingCount"])
                 last_anchor = now
                 last_progress = now
+        scanned_head = head
         if covered < count:
-            time.sleep(0.05)
+            time.sleep(0.02)
     marks["last_anchor_s"] = last_anchor - start
     elapsed = last_anchor - start
+    cpu_after = {svc.name: svc.cpu_s() for svc in services}
+    cpu_after["devices and watcher (this process)"] = _cpu_s(os.getpid())
+    if broker_pid is not None:
+        cpu_after["mosquitto"] = _cpu_s(broker_pid)
+    cpu = {
+        name: round(cpu_after[name] - before, 2)  # type: ignore[operator]
+        for name, before in cpu_before.items()
+        if before is not None and cpu_after.get(name) is not None
+    }
     gas = sum(
         int(net.client.w3.eth.get_transaction_receipt(log["transactionHash"])["gasUsed"]) for log in logs
     )
@@ -261,8 +418,10 @@ def _throughput(
         "reports": len(logs),
         "presign_s": round(sign_s, 2),
         "timeline_s": {k: round(v, 3) for k, v in marks.items()},
-        "gateway": gateway.metrics.as_dict(),
-        "oracles": [dict(o.node.metrics) for o in oracles],
+        "cpu_s": cpu,
+        "cpu_ms_per_reading": {k: round(v * 1000 / covered, 3) for k, v in cpu.items()} if covered else {},
+        "gateway": gateway.status(),
+        "oracles": [o.status()["metrics"] for o in oracles],
     }
 
 
@@ -309,78 +468,65 @@ def _p95(values: list[float]) -> float | None:
     return round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)], 1)
 
 
-def run(readings: int, devices: int, *, rate: float = 400.0, alert_samples: int = ALERT_SAMPLES) -> dict:
+def run(
+    readings: int, devices: int, *, rate: float = DEFAULT_RATE, alert_samples: int = ALERT_SAMPLES
+) -> dict[str, Any]:
     """Run the whole IoT benchmark on fresh infrastructure and return the figures."""
     if not 1 <= devices <= MAX_DEVICES:
         raise ValueError(f"a lot has 1 to {MAX_DEVICES} devices (WarehouseReceipts.MAX_DEVICES)")
     if not mosquitto_available():
         raise RuntimeError("Mosquitto is not installed (Debian packages mosquitto, mosquitto-clients)")
-    with tempfile.TemporaryDirectory(prefix="scf-bench-iot-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="scf-bench-iot-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
-        registry = predicted_registry_address(OPERATOR.address)
-        with running_node(
-            tmp / "chain", operator_address=OPERATOR.address, registry_address=registry
-        ) as node:
-            client = ChainClient.connect(node.http_url, poll_interval_s=0.01)
-            deployment = deploy_suite(
-                client, OPERATOR, SuiteParams(operator_credit_code=dev_credit_code("operator"))
-            )
-            manifest = tmp / "deployment.json"
-            deployment.write(manifest)
-            net = Net(client, Suite.bind(client, deployment), node.http_url, manifest, [])
-            warehouse = _admit(net, "warehouse", Role.WAREHOUSE)
-            for i in range(ORACLES):
-                key = _admit(net, f"oracle-{i}", Role.ORACLE)
-                client.transact(net.suite.oracle.functions.addSigner(key.address), OPERATOR)
-                net.oracle_keys.append(key)
-            quorum = net.suite.oracle.functions.quorum().call()
-            names = device_names(LOT, devices)
-            lot = _register_lot(net, warehouse, LOT, names)
-            alert_lots = []
-            for k in range(alert_samples):
-                name = f"IOT-ALERT-{k}-dev-0"
-                alert_lots.append((name, _register_lot(net, warehouse, f"IOT-ALERT-{k}", [name])))
+        node = _chain_node(tmp, stack)
+        client = ChainClient.connect(node.url, poll_interval_s=0.01)
+        deployment = deploy_suite(
+            client, OPERATOR, SuiteParams(operator_credit_code=dev_credit_code("operator"))
+        )
+        manifest = tmp / "deployment.json"
+        deployment.write(manifest)
+        net = Net(client, Suite.bind(client, deployment), node.url, manifest, [])
+        warehouse = _admit(net, "warehouse", Role.WAREHOUSE)
+        for i in range(ORACLES):
+            key = _admit(net, f"oracle-{i}", Role.ORACLE)
+            client.transact(net.suite.oracle.functions.addSigner(key.address), OPERATOR)
+            net.oracle_keys.append(key)
+        quorum = net.suite.oracle.functions.quorum().call()
+        names = device_names(LOT, devices)
+        lot = _register_lot(net, warehouse, LOT, names)
+        alert_lots = []
+        for k in range(alert_samples):
+            name = f"IOT-ALERT-{k}-dev-0"
+            alert_lots.append((name, _register_lot(net, warehouse, f"IOT-ALERT-{k}", [name])))
 
-            accounts = Accounts(
-                devices={n: dev_device_password(n) for n in [*names, *(n for n, _ in alert_lots)]},
-                gateways={GATEWAY_USER: "bench-gateway", RAW_USER: "bench-raw"},
-                oracles={f"oracle-{i}": f"bench-oracle-{i}" for i in range(ORACLES)},
+        accounts = Accounts(
+            devices={n: dev_device_password(n) for n in [*names, *(n for n, _ in alert_lots)]},
+            gateways={GATEWAY_USER: "bench-gateway", RAW_USER: "bench-raw"},
+            oracles={f"oracle-{i}": f"bench-oracle-{i}" for i in range(ORACLES)},
+        )
+        broker = MosquittoInstance(tmp / "mosquitto", accounts)
+        conf = broker.config.read_text(encoding="utf-8")
+        broker.config.write_text(
+            conf.replace("max_inflight_messages 100", f"max_inflight_messages {BROKER_INFLIGHT}"),
+            encoding="utf-8",
+        )
+        stack.enter_context(broker)
+        clients = _device_clients(broker, names)
+        try:
+            raw_rate = _raw(broker, clients, names, readings)
+            oracles = [_oracle(net, broker, tmp, i, stack) for i in range(ORACLES)]
+            gateway = _gateway(net, broker, tmp, stack)
+            for oracle in oracles:
+                _wait_until(oracle, lambda o=oracle: _oracle_ready(o), "ready")
+            _wait_until(gateway, lambda: gateway.status()["connected"], "connected")
+            result = _throughput(
+                net, clients, names, lot, gateway, oracles, readings, rate, [node], broker.pid
             )
-            broker = MosquittoInstance(tmp / "mosquitto", accounts)
-            conf = broker.config.read_text(encoding="utf-8")
-            broker.config.write_text(
-                conf.replace("max_inflight_messages 100", f"max_inflight_messages {BROKER_INFLIGHT}"),
-                encoding="utf-8",
-            )
-            with broker:
-                clients = _device_clients(broker, names)
-                try:
-                    raw_rate = _raw(broker, clients, names, readings)
-                    gw = broker.address(GATEWAY_USER)
-                    settings = GatewaySettings(
-                        broker_url=f"mqtt://{gw.username}:{gw.password}@{gw.host}:{gw.port}",
-                        gateway_id="gw-bench",
-                        data_dir=tmp / "gateway",
-                        rpc_url=node.http_url,
-                        manifest_path=manifest,
-                    )
-                    oracles: list[RunningOracle] = []
-                    try:
-                        for i in range(ORACLES):
-                            oracles.append(start_oracle(_oracle_settings(net, broker, tmp, i)))
-                        with running_gateway(settings) as (gateway, _address):
-                            deadline = time.time() + 10
-                            while not gateway.connected and time.time() < deadline:
-                                time.sleep(0.05)
-                            result = _throughput(net, clients, names, lot, gateway, oracles, readings, rate)
-                            latencies = _alerts(net, broker, alert_lots)
-                    finally:
-                        for handle in oracles:
-                            handle.stop()
-                finally:
-                    for c in clients.values():
-                        c.disconnect()
-                        c.loop_stop()
+            latencies = _alerts(net, broker, alert_lots)
+        finally:
+            for c in clients.values():
+                c.disconnect()
+                c.loop_stop()
 
     return {
         "readings_per_s": result.pop("readings_per_s"),
@@ -400,11 +546,11 @@ def run(readings: int, devices: int, *, rate: float = 400.0, alert_samples: int 
             f"device on its own MQTT connection (password + ACL, Mosquitto max_inflight_messages "
             f"{BROKER_INFLIGHT}), published QoS 1 on a schedule of {rate:g}/s (the readings' timestamps), "
             f"through one gateway and {ORACLES} oracle nodes (quorum {quorum}, {ROUND_S} s rounds, "
-            f"{SETTLE_S:g} s settle delay) to an embedded chain node; gateway, oracles and chain node are "
-            f"threads of one Python process on {_cpus()} CPUs, Mosquitto its own process. Raw: the same "
-            f"number of payloads from the same device connections to one bare paho subscriber, unpaced. "
-            f"Alert latency: {alert_samples} fresh lots, one 50% weight-loss reading each, 0.35 s apart, "
-            f"system otherwise idle; publish -> lotStatus ALERT."
+            f"{SETTLE_S:g} s settle delay) to an embedded chain node; chain node, gateway, each oracle node "
+            f"and Mosquitto are processes of their own, on {_cpus()} CPUs shared with this one (devices, "
+            f"watcher). Raw: the same number of payloads from the same device connections to one bare paho "
+            f"subscriber, unpaced. Alert latency: {alert_samples} fresh lots, one 50% weight-loss reading "
+            f"each, 0.35 s apart, system otherwise idle; publish -> lotStatus ALERT."
         ),
     }
 

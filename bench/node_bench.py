@@ -5,7 +5,8 @@ firm, on the real suite deployed by `chain.deploy.deploy_suite`. The transaction
 beforehand (SUPPLIERS senders, round-robin) and sent one per JSON-RPC request by CLIENTS threads, each
 owning whole senders so nonces arrive in order; the clock stops when every sender's last receipt
 exists. The node runs as its own process (`scf node`), permissioning on, interval mining; anvil runs
-with the same block time; eth-tester runs the same signed transactions in this process, auto-mining.
+with the same block time; eth-tester runs the same signed transactions in this process, auto-mining,
+once before and once after the node (its figure is the mean).
 
 With `chain_txs`, the node's chain is then grown to that many registrations, the node is stopped and
 restarted, and the restart time (spawn to first answer) and resident memory (VmRSS from /proc) of the
@@ -150,11 +151,15 @@ def drive(url: str, raws: list[str], batch: int = 1) -> float:
                 hashes += [a["result"] for a in sorted(_rpc(session, url, payload), key=lambda a: a["id"])]
         return hashes
 
+    # Each sender's last transaction (round-robin signing: the last SUPPLIERS raws): once all of
+    # them have receipts, every transaction has, whatever order the chain mined the senders in.
+    last = ["0x" + keccak(hexstr=raw).hex() for raw in raws[-SUPPLIERS:]]
     start = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
-        hashes = [h for lane_hashes in pool.map(send, lanes) for h in lane_hashes]
+        hashes = {h for lane_hashes in pool.map(send, lanes) for h in lane_hashes}
+    assert set(last) <= hashes, "the node answered with unexpected transaction hashes"
     session = requests.Session()
-    for tx_hash in hashes[-SUPPLIERS:]:
+    for tx_hash in last:
         while (
             receipt := _rpc(session, url, _request("eth_getTransactionReceipt", tx_hash))["result"]
         ) is None:
@@ -280,15 +285,23 @@ def node_measurements(count: int, chain_txs: int) -> dict[str, float | int | Non
     return out
 
 
-def run(count: int = 1000, chain_txs: int = 0) -> dict[str, float | int | None]:
-    """Measure all three chains on the same workload in one run."""
-    raw = raw_ethtester_tx_per_s(count)
+def run(count: int = 1000, chain_txs: int = 0) -> dict[str, Any]:
+    """Measure all three chains on the same workload in one run.
+
+    Plain eth-tester runs just before and just after the node, and its figure is the mean of the
+    two: on a machine shared with other work the load drifts over the minutes a run takes, and
+    bracketing the node keeps the ratio from following that drift (both runs are reported).
+    """
+    raw_before = raw_ethtester_tx_per_s(count)
     node = node_measurements(count, chain_txs)
+    raw_after = raw_ethtester_tx_per_s(count)
     anvil = anvil_tx_per_s(count)
+    raw = (raw_before + raw_after) / 2
     node_tps = float(node.pop("node_tx_per_s") or 0)
     return {
         "node_tx_per_s": round(node_tps, 1),
         "raw_ethtester_tx_per_s": round(raw, 1),
+        "raw_ethtester_runs": [round(raw_before, 1), round(raw_after, 1)],
         "anvil_tx_per_s": round(anvil, 1),
         "ratio_node_vs_raw": round(node_tps / raw, 2),
         "tx_count": count,

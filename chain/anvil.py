@@ -57,7 +57,11 @@ def running_anvil(
     args += ["--silent", "--gas-limit", "60000000"]
     if block_time_s:
         args += ["--block-time", str(block_time_s)]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its own session: a terminal's Ctrl-C reaches only its owner, which stops it last (after the
+    # services using it), not at once.
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process)

@@ -108,3 +108,12 @@ def invoice_key(
     )
     # The top bit is reserved on chain for split parts' ids.
     return InvoiceKey(int.from_bytes(keccak(encoded), "big") >> 1)
+
+
+def lot_id(reference: str) -> bytes:
+    """The on-chain id of the goods lot a warehouse calls `reference` (e.g. "LOT-7").
+
+    One rule for the API, the simulator and the tools, so that a lot registered through one is
+    found by the others under the same reference.
+    """
+    return keccak(text=f"lot:{reference}")

@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from chain.errors import ChainUnavailable
 from chain.readings import InvalidReading, Reading, parse, verify
 from iot_gateway.broker import BrokerAddress, EmbeddedBroker
-from iot_gateway.metrics import GatewayMetrics
+from iot_gateway.metrics import GatewayMetrics, MetricsServer
 from iot_gateway.registry import DeviceKeys
 from iot_gateway.replay import SeqWindow
 from iot_gateway.settings import GatewaySettings
@@ -63,6 +63,7 @@ class Gateway:
         self.broker = broker
         self.keys = keys
         self.metrics = GatewayMetrics(settings.gateway_id)
+        self.metrics_port: int | None = None  # where `running_gateway` serves the metrics, if it does
         self._events: queue.Queue[_Inbound | _Published] = queue.Queue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -329,6 +330,11 @@ def running_gateway(settings: GatewaySettings) -> Iterator[tuple[Gateway, Broker
         gateway = stack.enter_context(
             Gateway(settings, address.with_credentials(settings.username, password), keys)
         )
+        if settings.metrics_port is not None:
+            server = MetricsServer(gateway.metrics, settings.metrics_host, settings.metrics_port).start()
+            stack.callback(server.stop)
+            gateway.metrics_port = server.port
+            logger.info("gateway metrics on http://%s:%s/metrics", settings.metrics_host, server.port)
         yield gateway, address
 
 

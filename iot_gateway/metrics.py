@@ -1,9 +1,11 @@
-"""The gateway's counters: a dict for code and tests, Prometheus text for scraping."""
+"""The gateway's counters: a dict for code and tests, Prometheus text for scraping, both over HTTP."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DROP_REASONS = (
     "malformed",
@@ -112,3 +114,66 @@ class GatewayMetrics:
             "scf_gateway_connected", "gauge", "1 while connected to the broker.", [(label, snap["connected"])]
         )
         return "\n".join(lines) + "\n"
+
+
+class MetricsServer:
+    """The gateway's HTTP face, on a thread of its own.
+
+    `GET /metrics` (Prometheus text), `GET /status` and `GET /health` (the JSON snapshot), and
+    `GET /ready`: 200 while connected to the broker, else 503.
+    """
+
+    def __init__(self, metrics: GatewayMetrics, host: str, port: int) -> None:
+        snapshot = metrics
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+                path, status = self.path.split("?", 1)[0], 200
+                if path == "/metrics":
+                    body, kind = snapshot.prometheus().encode(), "text/plain; version=0.0.4"
+                elif path in ("/status", "/health", "/ready"):
+                    state = snapshot.as_dict()
+                    if path == "/health":
+                        state = {"status": "ok", **state}
+                    elif path == "/ready":
+                        ready = bool(state["connected"])
+                        state = {"status": "ready" if ready else "not_ready", **state}
+                        status = 200 if ready else 503
+                    body, kind = json.dumps(state).encode(), "application/json"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: object) -> None:  # scrapes are not worth a log line
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="scf-gateway-metrics", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = self._server.server_address[0]
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def __enter__(self) -> MetricsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

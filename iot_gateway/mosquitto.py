@@ -150,6 +150,11 @@ class MosquittoInstance:
         return BrokerAddress(self.host, self.port, user, self.accounts.all()[user])
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

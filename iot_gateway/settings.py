@@ -41,3 +41,10 @@ class GatewaySettings(BaseSettings):
     reconnect_max_s: int = Field(30, ge=1)
     batch_max: int = Field(500, ge=1, description="readings verified and committed per transaction")
     max_in_flight: int = Field(1_000, ge=1, description="republications awaiting the broker's ack")
+    metrics_host: str = Field("127.0.0.1", description="interface of the metrics endpoint")
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="serve /metrics (Prometheus) and /status (JSON) here; 0 any, unset off",
+    )

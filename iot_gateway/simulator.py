@@ -29,6 +29,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from paho.mqtt.enums import CallbackAPIVersion
 
+from chain.identifiers import lot_id
 from chain.readings import DEVICE_NAME, Measurements, Reading, device_id, sign
 from iot_gateway.broker import BrokerAddress
 from iot_gateway.errors import InvalidAnomaly
@@ -52,7 +53,7 @@ def dev_device_password(name: str) -> str:
 
 def dev_lot_id(label: str) -> bytes:
     """A lot id from a label, as development tools register them."""
-    return keccak(text=f"lot:{label}")
+    return lot_id(label)
 
 
 def device_names(lot_label: str, count: int) -> list[str]:

@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
-from eth.constants import BLANK_ROOT_HASH, ZERO_ADDRESS, ZERO_HASH32
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3, ZERO_ADDRESS, ZERO_HASH32
+from eth.db.account import AccountDB
+from eth.rlp.accounts import Account as AccountRecord
+from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
 from eth.vm.base import VM
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.computation import CancunComputation
 from eth.vm.forks.cancun.state import CancunState, CancunTransactionExecutor
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth_account import Account
+from eth_typing import Address
+from eth_utils.logging import get_extended_debug_logger
+
+from node.interpreter import node_computation
+from node.trie import encode_account
+
+logger = logging.getLogger(__name__)
+
+
+def use_native_keccak() -> str:
+    """Make eth-hash use safe-pysha3's C keccak if installed; return the backend in use.
+
+    eth-tester[py-evm] installs safe-pysha3 for this, but eth-hash's auto-detection picks
+    pycryptodome first when both are present, whose cffi wrapper costs ~5 us per call against
+    ~1 us (py-evm hashes a few hundred times per transaction: tries, blooms, SHA3, addresses).
+    An explicit ETH_HASH_BACKEND is left alone. Process-wide: every user gets the same digests.
+    """
+    from eth_hash.auto import keccak
+
+    if os.environ.get("ETH_HASH_BACKEND"):
+        return os.environ["ETH_HASH_BACKEND"]
+    try:
+        from eth_hash.backends import pysha3
+    except ImportError:
+        return "auto"
+    if pysha3.keccak256(b"") != EMPTY_SHA3:
+        logger.warning("safe-pysha3 gives a wrong keccak256; keeping eth-hash's choice")
+        return "auto"
+    keccak._backend = pysha3.backend
+    keccak.hasher = pysha3.keccak256  # type: ignore[method-assign]
+    keccak.preimage = pysha3.preimage  # type: ignore[method-assign]
+    return "pysha3"
+
 
 # Set on a transaction object once the pool has recovered its sender and checked its
 # fields; block building then skips py-evm's second recovery + verify of the signature.
@@ -39,19 +79,60 @@ class NodePragueExecutor(_PrecheckedExecutorMixin, PragueTransactionExecutor):
     pass
 
 
+class NodeAccountDB(AccountDB):
+    """py-evm's account store, writing accounts without pyrlp's generic copy and serializer.
+
+    Every transaction sets its sender's nonce and balance, refunds it and pays the coinbase:
+    `Account.copy` plus `rlp.encode` cost ~20 us each time, a constructor call and
+    `encode_account` ~4 us (same values, same bytes: tested).
+    """
+
+    def set_balance(self, address: Address, balance: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint256(balance, title="Account Balance")
+        old = self._get_account(address)
+        self._set_account(address, AccountRecord(old.nonce, balance, old.storage_root, old.code_hash))
+
+    def set_nonce(self, address: Address, nonce: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint64(nonce, title="Nonce")
+        old = self._get_account(address)
+        self._set_account(address, AccountRecord(nonce, old.balance, old.storage_root, old.code_hash))
+
+    def _set_account(self, address: Address, account: AccountRecord) -> None:
+        self._account_cache[address] = account
+        self._journaltrie[address] = encode_account(account)
+
+
 class NodeCancunState(CancunState):
+    account_db_class = NodeAccountDB
+    computation_class = node_computation(CancunComputation)
     transaction_executor_class = NodeCancunExecutor
+    # py-evm's `logger` property looks the logger up by name on every access (~4 per tx).
+    logger = get_extended_debug_logger("eth.vm.state.NodeCancunState")
 
 
 class NodePragueState(PragueState):
+    account_db_class = NodeAccountDB
+    computation_class = node_computation(PragueComputation)
     transaction_executor_class = NodePragueExecutor
+    logger = get_extended_debug_logger("eth.vm.state.NodePragueState")
 
 
-class NodeCancunVM(CancunVM):
+class _SelfMadeReceiptsMixin:
+    @classmethod
+    def validate_receipt(cls, receipt: ReceiptAPI) -> None:
+        # The node only ever applies transactions to build its own blocks (it imports none),
+        # so each receipt checked here was made from its computation one line earlier:
+        # re-deriving its bloom (a keccak per log address and topic) proves nothing.
+        return None
+
+
+class NodeCancunVM(_SelfMadeReceiptsMixin, CancunVM):
     _state_class = NodeCancunState
 
 
-class NodePragueVM(PragueVM):
+class NodePragueVM(_SelfMadeReceiptsMixin, PragueVM):
     _state_class = NodePragueState
 
 

@@ -66,6 +66,10 @@ class Dispatcher:
 
     def handle(self, payload: Any) -> Any:
         """Answer a parsed request or batch; None when nothing is to be sent back."""
+        try:
+            self.ledger.settle()  # show a block whose disk write has just finished
+        except NodeError:
+            pass  # logged by the ledger; the request is still answered
         if isinstance(payload, list):
             if not payload:
                 return _error(None, InvalidRequest("empty batch"))
@@ -260,8 +264,8 @@ class Dispatcher:
         if found is not None:
             header, index = found
             return fmt.tx_json(self.ledger.transactions_of(header)[index], header, index)
-        pooled = self.ledger.pool.get(wanted)
-        return fmt.tx_json(pooled.tx, sender=pooled.sender) if pooled else None
+        pending = self.ledger.pending_transaction(wanted)
+        return fmt.tx_json(pending[0], sender=pending[1]) if pending else None
 
     def eth_getTransactionReceipt(self, tx_hash: Any) -> dict | None:
         found = self.ledger.locate_transaction(fmt.data(tx_hash, "transaction hash", 32))
@@ -313,7 +317,7 @@ class Dispatcher:
     def _sign(self, req: CallRequest, key: keys.PrivateKey) -> Any:
         ledger = self.ledger
         nonce = req.nonce if req.nonce is not None else ledger.pending_nonce(req.sender)
-        gas = req.gas if req.gas is not None else ledger.estimate_gas(req, ledger.head)
+        gas = req.gas if req.gas is not None else ledger.estimate_gas(req, ledger.tip)
         if req.gas_price is not None:
             unsigned = ledger.vm_class.create_unsigned_transaction(
                 nonce=nonce, gas_price=req.gas_price, gas=gas, to=req.to, value=req.value, data=req.data
@@ -355,13 +359,15 @@ class Dispatcher:
 
     def evm_increaseTime(self, seconds: Any) -> str:
         self.ledger.time_offset += fmt.quantity(seconds, "seconds")
+        self.ledger.discard_draft()  # the next block is timed anew
         return fmt.hexq(self.ledger.time_offset)
 
     def evm_setNextBlockTimestamp(self, timestamp: Any) -> None:
         ts = fmt.quantity(timestamp, "timestamp")
-        if ts <= self.ledger.head.timestamp:
-            raise InvalidParams(f"timestamp {ts} must be after the head's {self.ledger.head.timestamp}")
+        if ts <= self.ledger.tip.timestamp:
+            raise InvalidParams(f"timestamp {ts} must be after the head's {self.ledger.tip.timestamp}")
         self.ledger.next_timestamp = ts
+        self.ledger.discard_draft()  # the next block is timed anew
 
     def anvil_setBalance(self, addr: Any, balance: Any) -> None:
         self.ledger.set_balance(fmt.address(addr), fmt.quantity(balance, "balance"))

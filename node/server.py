@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ from eth.abc import BlockHeaderAPI
 
 from node import formatting as fmt
 from node.chain import Ledger
+from node.chainthread import ChainThread
 from node.errors import InvalidParams, InvalidRequest, NodeError, ParseError
 from node.permissioning import Permissioning
 from node.rpc import Dispatcher, block_logs, parse_log_filter
@@ -62,8 +62,10 @@ class Node:
         self.ledger.permission_check = self.permissioning.check
         self.ledger.registry = self.permissioning.registry
         self.dispatcher = Dispatcher(self.ledger, settings)
-        # py-evm is single-threaded: every chain operation runs on this one worker.
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="scf-chain")
+        # py-evm is single-threaded: every chain operation runs on this one worker, which also
+        # builds the next block between requests when mining at intervals.
+        building = self.ledger.build_step if settings.mining_interval_s > 0 else None
+        self.chain_thread = ChainThread(background=building)
         self._subs: dict[str, _Subscription] = {}
         self._subs_lock = threading.Lock()
         self._sub_ids = itertools.count(1)
@@ -98,24 +100,40 @@ class Node:
             self._miner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._miner
-        await self.run(lambda: None)  # drain queued chain work
-        self.executor.shutdown(wait=True)
+        await self.run(self._settle_quietly)  # drain queued chain work, finish the last disk write
+        self.chain_thread.shutdown()
         self.store.close()
         logger.info("node stopped at block %s", self.ledger.head.block_number)
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """Run a function on the chain thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        return await asyncio.wrap_future(self.chain_thread.submit(fn, *args))
 
     async def _mine_forever(self) -> None:
+        """Interval mining: seal the block the chain thread has been building, once per interval.
+
+        The chain thread executes pooled transactions into the next block in short steps between
+        requests (`Ledger.build_step`), so clients are not held up by a whole block's execution
+        and the chain thread works while they prepare their next request. Sealing starts the
+        block's disk write; admission goes on during it, and its receipts show once on disk.
+        """
         interval = self.settings.mining_interval_s
         while True:
             await asyncio.sleep(interval)
-            if len(self.ledger.pool):
-                try:
-                    await self.run(self.ledger.mine_pending)
-                except Exception:
-                    logger.exception("mining failed")
+            try:
+                await self.run(self.ledger.seal_draft)
+            except Exception:
+                logger.exception("mining failed")
+            flush = self.store.flushing
+            if flush is not None:
+                await asyncio.wait([asyncio.wrap_future(flush)])
+            await self.run(self._settle_quietly)
+
+    def _settle_quietly(self) -> None:
+        try:
+            self.ledger.settle(wait=True)
+        except NodeError:
+            pass  # logged by the ledger
 
     # -- HTTP ----------------------------------------------------------------------
 

@@ -40,6 +40,9 @@ class TxPool:
         self._by_sender: dict[bytes, dict[int, PooledTx]] = {}
         self._by_hash: dict[bytes, PooledTx] = {}
         self._seq = itertools.count()
+        # Bumped whenever a transaction leaves other than by being mined: a block being built
+        # from the pool must then start over.
+        self.version = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -61,10 +64,30 @@ class TxPool:
             if new_fee * 100 < old_fee * bump or new_tip * 100 < old_tip * bump:
                 raise PoolError("replacement transaction underpriced")
             del self._by_hash[old.tx.hash]
+            self.version += 1
             logger.debug("replaced %s by %s", old.tx.hash.hex(), tx.hash.hex())
         pooled = PooledTx(next(self._seq), tx, sender)
         queue[tx.nonce] = pooled
         self._by_hash[tx.hash] = pooled
+
+    def senders(self) -> list[bytes]:
+        """Return the senders with pooled transactions, in the order they first sent one."""
+        return list(self._by_sender)
+
+    def at(self, sender: bytes, nonce: int) -> PooledTx | None:
+        """Return the sender's pooled transaction with this nonce, if any."""
+        queue = self._by_sender.get(sender)
+        return None if queue is None else queue.get(nonce)
+
+    def drop_stale(self, state_nonce: Callable[[bytes], int]) -> None:
+        """Drop transactions whose nonce the chain has already used."""
+        for sender in list(self._by_sender):
+            queue = self._by_sender[sender]
+            nonce = state_nonce(sender)
+            for stale in [n for n in queue if n < nonce]:
+                self._drop(queue.pop(stale))
+            if not queue:
+                del self._by_sender[sender]
 
     def pending_nonce(self, sender: bytes, state_nonce: int) -> int:
         """Return the next nonce after the sender's contiguous pooled transactions."""
@@ -93,11 +116,13 @@ class TxPool:
         runs.sort(key=lambda r: r[0].seq)
         return [pooled for run in runs for pooled in run]
 
-    def remove(self, tx_hash: bytes) -> None:
+    def remove(self, tx_hash: bytes, mined: bool = False) -> None:
         """Forget a transaction (mined or dropped)."""
         pooled = self._by_hash.get(tx_hash)
         if pooled is None:
             return
+        if not mined:
+            self.version += 1
         queue = self._by_sender.get(pooled.sender, {})
         if queue.get(pooled.tx.nonce) is pooled:
             del queue[pooled.tx.nonce]
@@ -108,14 +133,17 @@ class TxPool:
     def remove_sender(self, sender: bytes) -> list[PooledTx]:
         """Forget every transaction of a sender; return them."""
         queue = self._by_sender.pop(sender, {})
+        self.version += 1
         for pooled in queue.values():
             self._by_hash.pop(pooled.tx.hash, None)
         return sorted(queue.values())
 
     def clear(self) -> None:
         """Drop everything (after a dev-mode revert)."""
+        self.version += 1
         self._by_sender.clear()
         self._by_hash.clear()
 
     def _drop(self, pooled: PooledTx) -> None:
+        self.version += 1
         self._by_hash.pop(pooled.tx.hash, None)

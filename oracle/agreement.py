@@ -102,6 +102,7 @@ class Candidate:
     report: OracleReport
     signatures: dict[str, bytes] = field(default_factory=dict)  # signer address -> signature
     quorum_at: float | None = None
+    seen_at: float = 0.0  # when the first signature of this digest arrived
 
 
 class SignatureBook:
@@ -112,7 +113,9 @@ class SignatureBook:
 
     def add(self, signed: SignedReport, *, quorum: int, now: float) -> Candidate:
         key = (signed.report.lot_id, signed.report.round)
-        candidate = self._rounds.setdefault(key, {}).setdefault(signed.digest, Candidate(signed.report))
+        candidate = self._rounds.setdefault(key, {}).setdefault(
+            signed.digest, Candidate(signed.report, seen_at=now)
+        )
         candidate.signatures[signed.signer] = signed.signature
         if candidate.quorum_at is None and len(candidate.signatures) >= quorum:
             candidate.quorum_at = now
@@ -127,6 +130,14 @@ class SignatureBook:
             if len(candidate.signatures) >= quorum:
                 return candidate
         return None
+
+    def keys(self) -> list[tuple[bytes, int]]:
+        """Every (lot, round) with at least one signature."""
+        return list(self._rounds)
+
+    def rounds(self, lot: bytes) -> dict[int, list[Candidate]]:
+        """The candidates of every round of `lot` in the book."""
+        return {r: list(c.values()) for (lt, r), c in self._rounds.items() if lt == lot}
 
     def forget(self, lot: bytes, round_: int) -> None:
         self._rounds.pop((lot, round_), None)

@@ -35,12 +35,32 @@ async def _status(request: web.Request) -> web.Response:
     return web.json_response(node.status())
 
 
+async def _health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _ready(request: web.Request) -> web.Response:
+    """200 once the node has started and while it is connected to the broker; 503 otherwise."""
+    node: OracleNode = request.app[_NODE]  # type: ignore[assignment]
+    link = node._mqtt
+    connected = link is not None and link.connected.is_set()
+    ready = node.ready.is_set() and connected
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "node": node.settings.node_index,
+        "broker": connected,
+    }
+    return web.json_response(body, status=200 if ready else 503)
+
+
 def make_app(node: OracleNode) -> web.Application:
     app = web.Application()
     app[_PROOFS] = ProofStore(node.store.path)
     app[_NODE] = node
     app.router.add_get("/proofs/{device}/{seq}", _proof)
     app.router.add_get("/status", _status)
+    app.router.add_get("/health", _health)
+    app.router.add_get("/ready", _ready)
 
     async def close(app: web.Application) -> None:
         app[_PROOFS].close()

@@ -2,13 +2,16 @@
 
 The session is persistent (fixed client id, clean_session off) and QoS-1 deliveries are
 acknowledged by the node only after it has committed what they carried, so neither a restart
-of the node nor of the broker loses a verified reading.
+of the node nor of the broker loses a verified reading. Deliveries are handed over in batches: the
+paho thread appends to a deque and wakes the loop only when the loop is waiting, instead of
+scheduling a callback on it per message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +35,7 @@ class Delivery:
 
 
 class MqttLink:
-    """A paho client feeding an asyncio queue."""
+    """A paho client whose deliveries the loop takes in batches (`next_batch`)."""
 
     def __init__(
         self,
@@ -40,12 +43,15 @@ class MqttLink:
         client_id: str,
         subscriptions: Sequence[str],
         loop: asyncio.AbstractEventLoop,
-        queue: asyncio.Queue[Delivery],
+        *,
+        max_inflight: int = 1_000,
     ) -> None:
         self._broker = broker
         self._subscriptions = list(subscriptions)
         self._loop = loop
-        self._queue = queue
+        self._inbox: deque[Delivery] = deque()
+        self._arrived = asyncio.Event()
+        self._armed = True  # the loop waits (or will look again) for deliveries: wake it
         self.connected = asyncio.Event()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -57,7 +63,7 @@ class MqttLink:
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
         client.reconnect_delay_set(min_delay=0.1, max_delay=5)
-        client.max_inflight_messages_set(100)
+        client.max_inflight_messages_set(max_inflight)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -75,6 +81,18 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1; paho queues it while disconnected."""
         self._client.publish(topic, payload, qos=1)
+
+    async def next_batch(self, limit: int) -> list[Delivery]:
+        """Up to `limit` deliveries, waiting for the first."""
+        while True:
+            self._arrived.clear()
+            self._armed = True
+            batch: list[Delivery] = []
+            while self._inbox and len(batch) < limit:
+                batch.append(self._inbox.popleft())
+            if batch:
+                return batch
+            await self._arrived.wait()
 
     def ack(self, delivery: Delivery) -> None:
         if delivery.qos > 0:
@@ -98,8 +116,10 @@ class MqttLink:
         self._loop.call_soon_threadsafe(self.connected.clear)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        delivery = Delivery(message.topic, bytes(message.payload), message.mid, message.qos)
-        try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
-        except RuntimeError:  # the loop is closing: the broker will redeliver
-            pass
+        self._inbox.append(Delivery(message.topic, bytes(message.payload), message.mid, message.qos))
+        if self._armed:
+            self._armed = False
+            try:
+                self._loop.call_soon_threadsafe(self._arrived.set)
+            except RuntimeError:  # the loop is closing: unacknowledged, the broker will redeliver
+                pass

@@ -76,6 +76,11 @@ class ProofStore:
             "SELECT root FROM anchors WHERE lot = ? AND round = ?", (lot, round_)
         ).fetchone()
         if anchored is None or not any(anchored[0]):
+            skipped = self._db.execute(
+                "SELECT reason FROM skipped WHERE lot = ? AND round = ?", (lot, round_)
+            ).fetchone()
+            if skipped is not None:
+                raise ProofUnavailable(device, seq, "skipped", detail=str(skipped[0]))
             raise ProofUnavailable(device, seq, "not_anchored")
         root = bytes(anchored[0])
         tree = self._trees.get((lot, round_)) or self._build_tree(lot, round_)

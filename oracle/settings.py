@@ -42,6 +42,12 @@ class OracleSettings(BaseSettings):
     settle_delay_s: float = Field(2.0, ge=0.0, le=60.0, description="wait after a round ends before sealing")
     offline_timeout_s: float = Field(120.0, gt=0.0, description="a device silent this long is OFFLINE")
     takeover_s: float = Field(3.0, gt=0.0, description="each further node waits this much more to submit")
+    order_timeout_s: float = Field(
+        20.0,
+        gt=0.0,
+        description="a lot's later rounds wait this long for an earlier round to be anchored, then pass it"
+        " over (its readings are counted in readings_unanchored); keep it above takeover_s * (nodes - 1)",
+    )
     rules_file: Path | None = Field(None, description="TOML or JSON rules (see oracle/rules.py)")
     data_dir: Path = Field(Path(".data/oracle"), description="the node's SQLite database lives here")
     http_host: str = "127.0.0.1"

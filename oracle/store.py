@@ -2,7 +2,9 @@
 
 Readings are committed before their MQTT delivery is acknowledged, so a crash or restart loses
 none. A round is sealed once: readings arriving for a sealed round are refused, so the leaves
-of every sealed round stay exactly those its report covered.
+of every sealed round stay exactly those its report covered. A round with readings that the
+chain passed over (a later round of the lot was anchored first) is recorded in `skipped`, with
+its reading count and why: those readings can never be proved, and the node says so.
 """
 
 from __future__ import annotations
@@ -65,18 +67,40 @@ CREATE TABLE IF NOT EXISTS devices (
     key TEXT NOT NULL,
     name TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS skipped (
+    lot BLOB NOT NULL,
+    round INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (lot, round)
+);
+CREATE TABLE IF NOT EXISTS cuts (
+    lot BLOB NOT NULL,
+    round INTEGER NOT NULL,
+    cut_ms INTEGER NOT NULL,
+    PRIMARY KEY (lot, round)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 @dataclass(frozen=True)
 class StoredReading:
-    """A reading the node accepted, with where it belongs."""
+    """A reading the node accepted and where it belongs; hash and leaf are derived if not given."""
 
     lot: bytes
     round: int
     reading: Reading
     payload: bytes
+    device_id: bytes = b""
+    payload_hash: bytes = b""
+    leaf: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.leaf:
+            object.__setattr__(self, "device_id", self.reading.device_id)
+            object.__setattr__(self, "payload_hash", self.reading.payload_hash)
+            object.__setattr__(self, "leaf", self.reading.leaf)
 
 
 @dataclass(frozen=True)
@@ -134,37 +158,74 @@ class OracleStore:
 
     def add_readings(self, rows: Sequence[StoredReading]) -> list[str]:
         """Insert `rows` in one transaction; per row `added`, `duplicate` (same payload) or `conflict`."""
-        outcomes = []
+        values = [
+            (
+                row.reading.device,
+                row.reading.seq,
+                row.device_id,
+                row.lot,
+                row.round,
+                row.reading.ts_ms,
+                row.payload,
+                row.payload_hash,
+                row.leaf,
+            )
+            for row in rows
+        ]
+        insert = "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         self._db.execute("BEGIN")
         try:
-            for row in rows:
-                r = row.reading
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        r.device,
-                        r.seq,
-                        r.device_id,
-                        row.lot,
-                        row.round,
-                        r.ts_ms,
-                        row.payload,
-                        r.payload_hash,
-                        r.leaf,
-                    ),
-                )
-                if cur.rowcount:
-                    outcomes.append("added")
-                    continue
-                (existing,) = self._db.execute(
-                    "SELECT payload_hash FROM readings WHERE device = ? AND seq = ?", (r.device, r.seq)
-                ).fetchone()
-                outcomes.append("duplicate" if existing == r.payload_hash else "conflict")
+            if self._db.executemany(insert, values).rowcount == len(values):
+                outcomes = ["added"] * len(values)  # the usual case: all new, one statement
+            else:
+                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN")
+                outcomes = [self._add_one(insert, v) for v in values]
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         return outcomes
+
+    def _add_one(self, insert: str, value: tuple[object, ...]) -> str:
+        if self._db.execute(insert, value).rowcount:
+            return "added"
+        (existing,) = self._db.execute(
+            "SELECT payload_hash FROM readings WHERE device = ? AND seq = ?", value[:2]
+        ).fetchone()
+        return "duplicate" if existing == value[7] else "conflict"
+
+    def round_leaves(self, lot: bytes, round_: int) -> list[bytes]:
+        """The Merkle leaves of the readings of round `round_` of `lot`."""
+        rows = self._db.execute("SELECT leaf FROM readings WHERE lot = ? AND round = ?", (lot, round_))
+        return [bytes(leaf) for (leaf,) in rows]
+
+    def devices_with_readings(self) -> set[bytes]:
+        """Every device this node holds a reading of."""
+        return {bytes(d) for (d,) in self._db.execute("SELECT DISTINCT device_id FROM readings")}
+
+    def last_reading_upto(self, lot: bytes, device: bytes, round_: int) -> tuple[int, int] | None:
+        """(seq, ts_ms) of the latest reading of `device` in rounds of `lot` up to `round_`."""
+        row = self._db.execute(
+            "SELECT seq, ts_ms FROM readings WHERE lot = ? AND device_id = ? AND round <= ?"
+            " ORDER BY ts_ms DESC, seq DESC LIMIT 1",
+            (lot, device, round_),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def cut(self, lot: bytes, round_: int, cut_ms: int) -> None:
+        """End round `round_` of `lot` at `cut_ms`: its later readings move to the next round."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT OR REPLACE INTO cuts VALUES (?, ?, ?)", (lot, round_, cut_ms))
+            self._db.execute(
+                "UPDATE readings SET round = ? WHERE lot = ? AND round = ? AND ts_ms > ?",
+                (round_ + 1, lot, round_, cut_ms),
+            )
+
+    def cuts(self) -> dict[tuple[bytes, int], int]:
+        """Every round ended early, with the time it ended at."""
+        return {(bytes(lot), r): c for lot, r, c in self._db.execute("SELECT lot, round, cut_ms FROM cuts")}
 
     def round_readings(self, lot: bytes, round_: int) -> list[Reading]:
         rows = self._db.execute(
@@ -191,6 +252,13 @@ class OracleStore:
             if ts is not None:
                 seen[device] = ts
         return seen
+
+    def has_reading(self, device: str, seq: int, payload_hash: bytes) -> bool:
+        """Whether this very reading (same device, seq and payload) is stored already."""
+        row = self._db.execute(
+            "SELECT payload_hash FROM readings WHERE device = ? AND seq = ?", (device, seq)
+        ).fetchone()
+        return row is not None and bytes(row[0]) == payload_hash
 
     def reading_count(self, lot: bytes | None = None) -> int:
         if lot is None:
@@ -242,6 +310,39 @@ class OracleStore:
             " ON a.lot = m.lot AND a.round = m.r"
         ).fetchall()
         return {bytes(r[0]): Anchor(bytes(r[0]), r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows}
+
+    def unanchored_before(self, lot: bytes, round_: int) -> list[tuple[int, int]]:
+        """(round, readings) of rounds of `lot` with readings, between the anchor before `round_` and
+        `round_`, that have no anchor and are not recorded as skipped: the chain passed them over."""
+        (previous,) = self._db.execute(
+            "SELECT MAX(round) FROM anchors WHERE lot = ? AND round < ?", (lot, round_)
+        ).fetchone()
+        rows = self._db.execute(
+            "SELECT round, COUNT(*) FROM readings WHERE lot = ? AND round > ? AND round < ?"
+            " AND round NOT IN (SELECT round FROM anchors WHERE lot = ?)"
+            " AND round NOT IN (SELECT round FROM skipped WHERE lot = ?) GROUP BY round ORDER BY round",
+            (lot, -1 if previous is None else previous, round_, lot, lot),
+        ).fetchall()
+        return [(r, n) for r, n in rows]
+
+    def anchored(self, lot: bytes, round_: int) -> bool:
+        """Whether a report of round `round_` of `lot` was accepted on chain."""
+        row = self._db.execute("SELECT 1 FROM anchors WHERE lot = ? AND round = ?", (lot, round_)).fetchone()
+        return row is not None
+
+    def add_skipped(self, lot: bytes, round_: int, readings: int, reason: str) -> bool:
+        """Record that round `round_` of `lot` will never be anchored; False if it was recorded already."""
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO skipped VALUES (?, ?, ?, ?)", (lot, round_, readings, reason)
+        )
+        return bool(cur.rowcount)
+
+    def skipped(self, lot: bytes, round_: int) -> str | None:
+        """Why round `round_` of `lot` was passed over on chain, or None if it was not."""
+        row = self._db.execute(
+            "SELECT reason FROM skipped WHERE lot = ? AND round = ?", (lot, round_)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def add_lot(self, lot: LotRecord) -> None:
         self._db.execute(

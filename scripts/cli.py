@@ -167,25 +167,148 @@ def consortium_config(
 @app.command()
 def up(
     data_dir: Annotated[
-        Path, typer.Option(help="Where the network keeps its state.", envvar="SCF_DATA_DIR")
-    ] = Path(".data"),
-    chain: Annotated[str, typer.Option(help="embedded (default) or anvil.")] = "embedded",
-    rpc: Annotated[str | None, typer.Option(help="Use an existing chain at this JSON-RPC URL.")] = None,
-    node_port: Annotated[int, typer.Option(help="Port of the embedded node or anvil.")] = 8545,
-    host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+        Path | None, typer.Option(help="Where the network keeps its state (env SCF_DATA_DIR; default .data).")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML settings file (env SCF_CONFIG; default DATA_DIR/scfnet.toml if it exists)."),
+    ] = None,
+    chain: Annotated[
+        str | None, typer.Option(help="embedded or anvil (env SCF_CHAIN; default embedded).")
+    ] = None,
+    rpc: Annotated[
+        str | None, typer.Option(help="Use an existing chain at this JSON-RPC URL (env SCF_RPC_URL).")
+    ] = None,
+    node_port: Annotated[
+        int | None, typer.Option(help="Port of the embedded node or anvil (env SCF_NODE_PORT; default 8545).")
+    ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(help="Use an existing MQTT broker, mqtt://user:pw@host:port (env SCF_MQTT_URL)."),
+    ] = None,
+    mqtt_port: Annotated[
+        int | None, typer.Option(help="Port of the embedded MQTT broker (env SCF_MQTT_PORT; default 1883).")
+    ] = None,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the gateway's health/metrics endpoint (env SCF_GATEWAY_PORT; default 8680)."
+        ),
+    ] = None,
+    oracles: Annotated[
+        int | None, typer.Option(help="Oracle nodes, 0 or at least 3 (env SCF_ORACLES; default 3).")
+    ] = None,
+    oracle_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Proof port of oracle node 0, node i: +i; 0 any (env SCF_ORACLE_PORT; default 8700)."
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface the API listens on (env SCF_API_HOST; default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the API (env SCF_API_PORT; default 8000).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="API database URL (env SCF_API_DATABASE_URL; default SQLite in the data dir)."),
+    ] = None,
+    dev: Annotated[
+        bool | None,
+        typer.Option(
+            "--dev/--no-dev", help="Embedded node: dev methods such as evm_increaseTime [env SCF_DEV; no]."
+        ),
+    ] = None,
+    demo_orgs: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo-orgs/--no-demo-orgs",
+            help="Admit the reference scenario's cast on first start (env SCF_DEMO_ORGS; default yes).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the network: chain, contracts (deployed once), API with its relay and indexer."""
-    from scripts.up import UpOptions, run
+    """Run the network: chain, contracts (deployed once), MQTT broker, IoT gateway, oracles, API.
 
-    if chain not in ("embedded", "anvil"):
-        console.print("[red]--chain is embedded or anvil[/red]")
-        raise typer.Exit(2)
-    run(
-        UpOptions(
-            data_dir=data_dir, chain=chain, rpc_url=rpc, node_port=node_port, api_host=host, api_port=port
-        )
-    )
+    Every port 0 means any free one. Settings: flags > SCF_* environment > config file > defaults
+    (README.md, "Configuration"). Ctrl-C stops it; running it again resumes.
+    """
+    import sys
+
+    from pydantic import ValidationError
+
+    root = logging.getLogger()
+    if root.level > logging.DEBUG:  # the console shows progress and warnings; logs go to DATA_DIR/logs
+        for handler in root.handlers:
+            handler.setLevel(logging.WARNING)
+            # amqtt logs every client that leaves without an MQTT packet (port probes) as an error.
+            handler.addFilter(lambda record: not record.name.startswith("amqtt"))
+
+    from scripts.config import load_settings
+    from scripts.up import UpError, run
+
+    flags = {
+        "data_dir": data_dir,
+        "chain": chain,
+        "rpc_url": rpc,
+        "node_port": node_port,
+        "mqtt_url": mqtt,
+        "mqtt_port": mqtt_port,
+        "gateway_port": gateway_port,
+        "oracles": oracles,
+        "oracle_port": oracle_port,
+        "api_host": host,
+        "api_port": port,
+        "api_database_url": database_url,
+        "demo_orgs": demo_orgs,
+        "dev": dev,
+    }
+    try:
+        settings = load_settings(flags, config)
+    except (ValidationError, OSError, ValueError) as exc:
+        console.print(f"[red]invalid settings[/red]: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        run(settings, console=console, out=sys.stdout)
+    except UpError as exc:
+        console.print(f"[red]scf up failed[/red]: {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def status(
+    data_dir: Annotated[
+        Path, typer.Option(help="The network's data directory.", envvar="SCF_DATA_DIR")
+    ] = Path(".data"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Health of each service of the network `scf up` runs from DATA_DIR; exit 1 unless all are ready."""
+    from scripts.status import report
+
+    raise typer.Exit(report(data_dir, as_json=as_json))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def demo(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="A network `scf up` runs from here; else one is started (and stopped) for the demo."
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="The API's database, for step 12's tampering [SQLite in the data dir].")
+    ] = None,
+) -> None:
+    """Run the reference story (shared/SCENARIO.md), all 12 steps, through the API and MQTT.
+
+    Other options go to the `scf up` it starts, e.g. `scf demo --chain anvil --mqtt mqtt://127.0.0.1:1883`.
+    Exits 1 if any step's outcome differs from the story, 2 if there is no network to run it on.
+    """
+    from scripts.demo import main
+
+    raise typer.Exit(main(data_dir, list(ctx.args), database_url, Console(highlight=False, soft_wrap=True)))
 
 
 @app.command("node")
@@ -243,6 +366,49 @@ def node(
         console.print(f"[red]invalid node settings[/red]: {exc}")
         raise typer.Exit(2) from exc
     serve(settings)
+
+
+@app.command("api")
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8000,
+    processes: Annotated[
+        int | None, typer.Option(help="Request processes on the port (SCF_API_REQUEST_PROCESSES; default 1).")
+    ] = None,
+    workers_only: Annotated[
+        bool, typer.Option("--workers-only", help="Only the relay, indexer and notifier; no HTTP.")
+    ] = False,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="Only HTTP; the workers run in another process or machine.")
+    ] = False,
+) -> None:
+    """Run the members' API: request processes and a worker process (relay, indexer, notifier).
+
+    Settings come from SCF_API_* (see api/settings.py). The relay and the indexer each run in one
+    process per database at a time (a database lease): start as many `scf api` as you like on one
+    database, the extra workers stand by and take over within SCF_API_WORKER_LEASE_S of a crash.
+    """
+    from pydantic import ValidationError
+
+    from api.serve import serve
+    from api.settings import ApiSettings
+
+    if workers_only and no_workers:
+        console.print("[red]--workers-only and --no-workers exclude each other[/red]")
+        raise typer.Exit(2)
+    try:
+        settings = ApiSettings()
+    except ValidationError as exc:
+        console.print(f"[red]invalid API settings[/red]: {exc}")
+        raise typer.Exit(2) from exc
+    serve(
+        settings,
+        host=host,
+        port=port,
+        processes=processes or settings.request_processes,
+        workers=not no_workers,
+        serve_requests=not workers_only,
+    )
 
 
 @devices_app.command("simulate")
@@ -386,11 +552,12 @@ def bench_api(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     invoices: Annotated[int, typer.Option(help="Invoices per chain (multiple of 100 x clients).")] = 1000,
     clients: Annotated[int, typer.Option(help="Concurrent uploading suppliers.")] = 2,
+    processes: Annotated[int, typer.Option(help="API request processes (plus one worker process).")] = 2,
 ) -> None:
     """API end to end over HTTP: invoice throughput (embedded node, anvil), financing p95, GET p99."""
     from bench.api_bench import run
 
-    _emit("api", run(invoices=invoices, clients=clients), as_json)
+    _emit("api", run(invoices=invoices, clients=clients, processes=processes), as_json)
 
 
 @bench_app.command("gas")
@@ -416,7 +583,7 @@ def bench_iot(
     devices: Annotated[
         int, typer.Option(help="Devices of the lot (1-16), one MQTT connection each.", min=1, max=16)
     ] = 16,
-    rate: Annotated[float, typer.Option(help="Publishing schedule, readings per second.", min=1)] = 400.0,
+    rate: Annotated[float, typer.Option(help="Publishing schedule, readings per second.", min=1)] = 2500.0,
 ) -> None:
     """Devices -> Mosquitto (ACL) -> gateway -> 3 oracles -> anchored root: readings/s, alert p95, gas."""
     from bench.iot_bench import run

@@ -73,15 +73,18 @@ class Story:
     """One run of the story against one network.
 
     `advance_clock(seconds)` moves the chain's clock (dev chains); without it Huaxin repays
-    before maturity, which the contract allows. `tamper(piece_id, amount_minor)` alters a
-    database row behind the API's back (step 12 needs the database); without it that check
-    is reported as not run.
+    before maturity, which the contract allows. `chain_time()` is the chain's clock, when it
+    may run ahead of the wall clock (a dev chain moved on by an earlier run): due dates are
+    counted from the later of the two, or the chain would take them for past dates.
+    `tamper(piece_id, amount_minor)` alters a database row behind the API's back (step 12 needs
+    the database); without it that check is reported as not run.
     """
 
     http: httpx.Client
     operator_token: str
     console: Console = field(default_factory=Console)
     advance_clock: Callable[[int], None] | None = None
+    chain_time: Callable[[], int] | None = None
     tamper: Callable[[str, int], None] | None = None
     goods: Goods | None = None
     run_id: str = ""
@@ -199,6 +202,7 @@ class Story:
         self.step(2, "Delta uploads INV-1001 to Huaxin: 1,000,000.00 CNY, due in 90 days, with its PDF")
         delta, huaxin = self.cast["Delta Brakes"], self.cast["Huaxin Auto"]
         today = dt.datetime.now(CST).date()
+        chain_today = dt.datetime.fromtimestamp(self.chain_time(), CST).date() if self.chain_time else today
         self.facts["invoice_number"] = "INV-1001"  # the dedupe key also binds seller and buyer
         self.facts["form"] = {
             "invoice_number": self.facts["invoice_number"],
@@ -206,7 +210,7 @@ class Story:
             "amount": "1000000.00",
             "currency": "CNY",
             "issue_date": today.isoformat(),
-            "due_date": (today + dt.timedelta(days=90)).isoformat(),
+            "due_date": (max(today, chain_today) + dt.timedelta(days=90)).isoformat(),
             "line_items": [
                 {
                     "description": "brake pads",
@@ -368,7 +372,7 @@ class Story:
         else:
             self.say(
                 "Clock",
-                "this chain has no dev clock: Huaxin repays before maturity, which the contract allows",
+                "this network's clock is not moved: Huaxin repays before maturity, which the contract allows",
             )
         before = {m.name: self.balance(m) for m in (bank_a, delta)}
         pieces = [self.facts["eastern_piece"], self.facts["delta_piece"]]
@@ -457,6 +461,10 @@ class Story:
         self.say(
             "CPA", "reconciled again: the altered row is reported (database 800,000.00, chain 700,000.00)"
         )
+        self.tamper(self.facts["delta_piece"], 70_000_000)
+        report = self.expect(self.http.get("/audit/reconciliation", headers=cpa.headers), 200)
+        self.check(report["consistent"] is True, f"after the repair: {report['mismatches']}")
+        self.say("Operator", "restored the row from the chain: the reconciliation is consistent again")
 
 
 def _json(r: httpx.Response) -> Any:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlmodel import col, func, select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentPrincipal, RuntimeDep, SessionDep
 from api.documents import DOCUMENT_TYPES
@@ -84,7 +85,9 @@ async def upload(
         )
         return entry, _render(record.id)
 
-    return w.run(fingerprint("invoice", data.model_dump(), content), make, created=True)
+    request_hash = fingerprint("invoice", data.model_dump(), content)
+    # The write (and ?wait) blocks: off the event loop, so other requests go on meanwhile.
+    return await run_in_threadpool(w.run, request_hash, make, created=True)
 
 
 @router.post(
@@ -139,7 +142,7 @@ async def upload_batch(
         return entry, _render_many([r.id for r in records])
 
     request_hash = fingerprint("invoice-batch", [i.model_dump() for i in items], *[c for c, _ in contents])
-    return w.run(request_hash, make, created=True)
+    return await run_in_threadpool(w.run, request_hash, make, created=True)
 
 
 @router.post(

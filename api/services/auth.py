@@ -9,9 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from api.models import ApiKey, Member, Organisation
 from api.models.base import utcnow
@@ -59,18 +63,56 @@ def _split(token: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+_MEMBER_COLUMNS = tuple(Member.__table__.columns)  # type: ignore[attr-defined]
+_ORG_COLUMNS = tuple(Organisation.__table__.columns)  # type: ignore[attr-defined]
+# One indexed lookup per request: the key by its prefix, with its member and organisation as they
+# are now. Outer joins, so a key whose member is gone reads as "member disabled", as before.
+_LOOKUP = (
+    select(ApiKey.id, ApiKey.secret_hash, ApiKey.revoked_at, *_MEMBER_COLUMNS, *_ORG_COLUMNS)  # type: ignore[call-overload]
+    .select_from(ApiKey)
+    .outerjoin(Member, col(Member.id) == col(ApiKey.member_id))
+    .outerjoin(Organisation, col(Organisation.id) == col(Member.org_id))
+    .where(col(ApiKey.prefix) == bindparam("prefix"))
+)
+_CACHE_SIZE = 4096
+_principals: OrderedDict[tuple[object, ...], Principal] = OrderedDict()
+_principals_lock = threading.Lock()
+
+
 def authenticate(session: Session, token: str) -> Principal:
-    """The principal behind `token`; a revoked key or a disabled member is refused."""
+    """The principal behind `token`; a revoked key or a disabled member is refused.
+
+    The key, its member and its organisation are read on every request (one indexed query), so
+    a revocation, a disabled member or a suspended organisation takes effect at the next request,
+    in every process. Only building the Principal is cached, keyed by the whole row just read: any
+    change to it is a different key.
+    """
     _, prefix, secret = _split(token)
-    key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
-    if key is None or key.revoked_at is not None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+    row = session.connection().execute(_LOOKUP, {"prefix": prefix}).first()
+    if row is None or row[2] is not None or not hmac.compare_digest(row[1], _hash(secret)):
         raise Unauthenticated("invalid_token", "the API key is unknown or revoked")
-    member = session.get(Member, key.member_id)
-    if member is None or member.disabled:
+    values = tuple(row)
+    member = _fields(_MEMBER_COLUMNS, values[3 : 3 + len(_MEMBER_COLUMNS)])
+    if member["id"] is None or member["disabled"]:
         raise Unauthenticated("member_disabled", "the member is disabled")
-    org = session.get(Organisation, member.org_id)
-    assert org is not None
-    return Principal(member=member, org=org, key_id=key.id or 0)
+    with _principals_lock:
+        principal = _principals.get(values)
+        if principal is not None:
+            _principals.move_to_end(values)
+            return principal
+    org = _fields(_ORG_COLUMNS, values[3 + len(_MEMBER_COLUMNS) :])
+    principal = Principal(
+        member=Member.model_validate(member), org=Organisation.model_validate(org), key_id=values[0]
+    )
+    with _principals_lock:
+        _principals[values] = principal
+        while len(_principals) > _CACHE_SIZE:
+            _principals.popitem(last=False)
+    return principal
+
+
+def _fields(columns: tuple[Any, ...], values: tuple[object, ...]) -> dict[str, Any]:
+    return {c.name: v for c, v in zip(columns, values, strict=True)}
 
 
 def revoke_key(session: Session, *, principal: Principal, key_id: int, operator: bool) -> ApiKey:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -27,10 +28,12 @@ from api.models import (
     ApiKey,
     ChainEvent,
     FinancingRequest,
+    Lot,
     Member,
     Notification,
     Organisation,
     Piece,
+    Receipt,
     Webhook,
     WebhookDelivery,
 )
@@ -40,6 +43,9 @@ from api.services.errors import Forbidden, Invalid, NotFound
 from chain.roles import Role
 
 logger = logging.getLogger(__name__)
+
+# IGoodsOracle.Status values that freeze a lot's receipt: ALERT, OFFLINE.
+FREEZING_STATUSES = (3, 4)
 
 Recipients = Callable[[Session, ChainEvent], Iterable[int]]
 """The chain organisation ids (0 and unknown ids are ignored) that follow an event."""
@@ -79,69 +85,96 @@ def event_types() -> list[str]:
 
 def fan_out(session: Session, event: ChainEvent) -> list[Notification]:
     """Record the notifications `event` gives rise to, and their webhook deliveries, in `session`."""
-    rules = [r for r in RULES.get(event.name, ()) if r.contract in (None, event.contract)]
-    if not rules:
+    ids = record(session, [(event, followers(session, event))])
+    if not ids:
         return []
+    return list(session.exec(select(Notification).where(col(Notification.id).in_(ids))).all())
+
+
+Followers = list[tuple[str, int]]
+"""(notification type, chain organisation id) pairs that follow one event."""
+
+
+def followers(session: Session, event: ChainEvent) -> Followers:
+    """Who follows `event`, as the read model stands right after it was applied."""
+    rules = [r for r in RULES.get(event.name, ()) if r.contract in (None, event.contract)]
     wanted: dict[tuple[str, int], None] = {}
     for r in rules:
         for chain_org in r.recipients(session, event):
             if chain_org:
                 wanted[(r.type, int(chain_org))] = None
-    if not wanted:
+    return list(wanted)
+
+
+def record(session: Session, followed: Sequence[tuple[ChainEvent, Followers]]) -> list[int]:
+    """Write the notifications of many events (and their webhook deliveries) with a few statements;
+    the new notifications' ids. The events must have their ids (stored, or flushed here)."""
+    followed = [(event, wanted) for event, wanted in followed if wanted]
+    if not followed:
         return []
+    chain_orgs = {org for _, wanted in followed for _, org in wanted}
     orgs = dict(
         session.exec(
             select(Organisation.chain_org_id, Organisation.id).where(
-                col(Organisation.chain_org_id).in_({org for _, org in wanted})
+                col(Organisation.chain_org_id).in_(chain_orgs)
             )
         ).all()
     )
     # A read-model rebuild replays events already notified: skip what exists.
     seen = set(
         session.exec(
-            select(Notification.type, Notification.org_id).where(
-                Notification.tx_hash == event.tx_hash, Notification.log_index == event.log_index
-            )
+            select(
+                Notification.tx_hash, Notification.log_index, Notification.type, Notification.org_id
+            ).where(col(Notification.tx_hash).in_({event.tx_hash for event, _ in followed}))
         ).all()
     )
-    session.flush()  # the event's id, for the notifications to point at
-    created = [
-        Notification(
-            org_id=orgs[chain_org],
-            type=type_,
-            subject=event.subject,
-            payload=dict(event.args),
-            block_number=event.block_number,
-            tx_hash=event.tx_hash,
-            log_index=event.log_index,
-            chain_event_id=event.id,
-        )
+    session.flush()  # the events' ids, for the notifications to point at
+    now = utcnow()
+    rows = [
+        {
+            "org_id": orgs[chain_org],
+            "type": type_,
+            "subject": event.subject,
+            "payload": dict(event.args),
+            "block_number": event.block_number,
+            "tx_hash": event.tx_hash,
+            "log_index": event.log_index,
+            "chain_event_id": event.id,
+            "created_at": now,
+        }
+        for event, wanted in followed
         for type_, chain_org in wanted
-        if chain_org in orgs and (type_, orgs[chain_org]) not in seen
+        if chain_org in orgs and (event.tx_hash, event.log_index, type_, orgs[chain_org]) not in seen
     ]
-    if not created:
+    if not rows:
         return []
-    session.add_all(created)
-    session.flush()
-    _enqueue_deliveries(session, created)
-    return created
+    # One multi-row INSERT, ids back in order: no ORM objects for what nobody reads here.
+    inserted = session.connection().execute(
+        insert(Notification).returning(col(Notification.id), sort_by_parameter_order=True), rows
+    )
+    ids = list(inserted.scalars().all())
+    _enqueue_deliveries(session, [(i, row["org_id"], row["type"]) for i, row in zip(ids, rows, strict=True)])
+    return ids
 
 
-def _enqueue_deliveries(session: Session, created: Sequence[Notification]) -> None:
+def _enqueue_deliveries(session: Session, created: Sequence[tuple[int, int, str]]) -> None:
+    """Deliveries for new notifications, given as (id, organisation id, type)."""
     hooks = session.exec(
         select(Webhook).where(
-            col(Webhook.org_id).in_({n.org_id for n in created}), col(Webhook.deleted_at).is_(None)
+            col(Webhook.org_id).in_({org_id for _, org_id, _ in created}), col(Webhook.deleted_at).is_(None)
         )
     ).all()
+    if not hooks:
+        return
     now = time.time()
-    for n in created:
+    for notification_id, org_id, type_ in created:
         for hook in hooks:
-            if hook.org_id == n.org_id and (not hook.event_types or n.type in hook.event_types):
+            if hook.org_id == org_id and (not hook.event_types or type_ in hook.event_types):
                 session.add(
                     WebhookDelivery(
                         id=str(uuid.uuid4()),
                         webhook_id=hook.id or 0,
-                        notification_id=n.id or 0,
+                        notification_id=notification_id,
                         next_attempt_at=now,
                     )
                 )
@@ -222,14 +255,33 @@ rule("ReceivableOverdue", "receivable.overdue")(_holders_and_banks)
 rule("ReceivableDefaulted", "receivable.defaulted")(_holders_and_banks)
 
 
+def _receipt_holders(session: Session, receipt_id: str, pledgee: int) -> list[int]:
+    """The pledgee bank named by the event, and the receipt's owner."""
+    receipt = session.get(Receipt, receipt_id)
+    return [pledgee, receipt.owner_org if receipt is not None else 0]
+
+
 @rule("ReceiptFrozen", "receipt.frozen", contract="WarehouseReceipts")
-def _pledgee_of_frozen(_: Session, e: ChainEvent) -> Iterable[int]:
-    return [e.args["pledgeeOrg"]]
+def _parties_of_frozen(session: Session, e: ChainEvent) -> Iterable[int]:
+    return _receipt_holders(session, e.args["receiptId"], e.args["pledgeeOrg"])
 
 
 @rule("ReceiptUnfrozen", "receipt.unfrozen", contract="WarehouseReceipts")
-def _pledgee_of_unfrozen(_: Session, e: ChainEvent) -> Iterable[int]:
-    return [e.args["pledgeeOrg"]]
+def _parties_of_unfrozen(session: Session, e: ChainEvent) -> Iterable[int]:
+    return _receipt_holders(session, e.args["receiptId"], e.args["pledgeeOrg"])
+
+
+@rule("LotStatusChanged", "lot.alert", contract="GoodsOracle")
+def _parties_of_alerted_lot(session: Session, e: ChainEvent) -> Iterable[int]:
+    """A lot gone to ALERT or OFFLINE (its receipt freezes): the pledgee bank, the owner, the warehouse."""
+    if e.args["status"] not in FREEZING_STATUSES:
+        return []
+    lot = session.get(Lot, e.args["lotId"])
+    receipt = session.get(Receipt, e.args["lotId"])
+    parties = [lot.warehouse_org if lot is not None else 0]
+    if receipt is not None and receipt.state != "surrendered":
+        parties += [receipt.pledgee_org, receipt.owner_org]
+    return parties
 
 
 # -- webhooks -----------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api.indexer import ChainIndexer
 from api.models import OutboxEntry
@@ -24,10 +25,28 @@ def get_visible(session: Session, principal: Principal, operation_id: str) -> Ou
     return entry
 
 
+# Polled often by every waiting request: the status and block only, not the entry's arguments
+# (a 100-invoice batch's are a large JSON document).
+_PROGRESS = select(OutboxEntry.status, OutboxEntry.block_number).where(  # type: ignore[call-overload]
+    col(OutboxEntry.id) == bindparam("id")
+)
+
+
+def _landed_or_refused(engine: Engine, operation_id: str, deadline: float) -> None:
+    """Return once the operation is no longer in flight, or at `deadline`."""
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            row = conn.execute(_PROGRESS, {"id": operation_id}).first()
+        if row is None or row[0] == "failed" or (row[0] == "confirmed" and row[1] is not None):
+            return
+        time.sleep(0.01)
+
+
 def wait(engine: Engine, indexer: ChainIndexer, operation_id: str, timeout_s: float) -> OutboxEntry:
     """Wait until the operation is confirmed and indexed, raise its refusal, or return it still pending."""
     deadline = time.monotonic() + timeout_s
     while True:
+        _landed_or_refused(engine, operation_id, deadline)
         with Session(engine) as session:
             entry = session.get(OutboxEntry, operation_id)
         if entry is None:

@@ -3,7 +3,11 @@
 - suppliers and core firms: invoices they issued or owe; pieces they hold, owe, or originated;
 - banks: pieces they hold or are asked to finance (addressed to them or to the open market),
   and those pieces' invoices;
-- auditors: everything, read-only; the operator: organisations and members, not business data.
+- warehouses: the lots they registered and those lots' receipts; a receipt's owner and its pledgee
+  bank: the receipt and its lot; alerts go to whoever was a party when they were raised, and to
+  the lot's parties now;
+- auditors: everything, read-only; the operator: organisations and members, not business data,
+  except goods lots and receipts (what the network holds in custody, not who owes whom).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
-from api.models import FinancingRequest, Invoice, Piece
+from api.models import FinancingRequest, GoodsAlert, Invoice, Lot, Piece, Receipt
 from api.services.auth import Principal
 from chain.roles import Role
 
@@ -48,3 +52,48 @@ def invoice_filter(p: Principal) -> ColumnElement[bool]:
         visible_roots = select(Piece.root_id).where(piece_filter(p))
         conditions.append(col(Invoice.id).in_(visible_roots))
     return or_(*conditions)
+
+
+def receipt_party_filter(p: Principal) -> ColumnElement[bool]:
+    """SQL condition: receipts `p` is a party to (keeper, owner, pledgee bank)."""
+    org = p.chain_org_id
+    if not org:  # not admitted on chain yet: a party to nothing (0 is "no pledgee")
+        return col(Receipt.id).is_(None)
+    return or_(Receipt.warehouse_org == org, Receipt.owner_org == org, Receipt.pledgee_org == org)
+
+
+def lot_party_filter(p: Principal) -> ColumnElement[bool]:
+    """SQL condition: lots `p` is a party to: it keeps them, or owns or holds in pledge their receipt."""
+    return or_(
+        Lot.warehouse_org == p.chain_org_id,
+        col(Lot.id).in_(select(Receipt.id).where(receipt_party_filter(p))),
+    )
+
+
+def lot_filter(p: Principal) -> ColumnElement[bool]:
+    """SQL condition: lots `p` may see."""
+    if is_auditor(p) or p.has(Role.OPERATOR):
+        return col(Lot.id).is_not(None)
+    return lot_party_filter(p)
+
+
+def receipt_filter(p: Principal) -> ColumnElement[bool]:
+    """SQL condition: receipts `p` may see."""
+    if is_auditor(p) or p.has(Role.OPERATOR):
+        return col(Receipt.id).is_not(None)
+    return receipt_party_filter(p)
+
+
+def alert_filter(p: Principal) -> ColumnElement[bool]:
+    """SQL condition: goods alerts `p` may see: as a party then, or of a lot it is a party to now."""
+    if is_auditor(p):
+        return col(GoodsAlert.id).is_not(None)
+    org = p.chain_org_id
+    if not org or p.has(Role.OPERATOR):  # 0 stands for "no owner" and "no pledgee"
+        return col(GoodsAlert.id).is_(None)
+    return or_(
+        GoodsAlert.warehouse_org == org,
+        GoodsAlert.owner_org == org,
+        GoodsAlert.pledgee_org == org,
+        col(GoodsAlert.lot_id).in_(select(Lot.id).where(lot_party_filter(p))),
+    )

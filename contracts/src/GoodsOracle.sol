@@ -97,22 +97,24 @@ contract GoodsOracle is IGoodsOracle, EIP712 {
     /// @inheritdoc IGoodsOracle
     function removeSigner(address signer) external {
         _requireRole(Roles.OPERATOR);
-        // Keep 2f + 1 signers so reports stay possible; a compromised key is stopped at once by
+        if (!_signers.contains(signer)) revert GoodsOracleSignerState(signer, false);
+        // Keep signers of 2f + 1 distinct organisations so f faulty operators can always be
+        // outvoted (a quorum counts organisations, not keys); a compromised key is stopped at once by
         // suspending its account in the registry, then replaced (add first, remove after).
         uint256 f = _faultTolerance;
-        if (_signers.length() <= 2 * f + 1 && _signers.contains(signer)) {
-            revert GoodsOracleInvalidFaultTolerance(uint8(f), _signers.length() - 1);
-        }
-        if (!_signers.remove(signer)) revert GoodsOracleSignerState(signer, false);
+        uint256 organisations = _signingOrganisations(signer);
+        if (organisations < 2 * f + 1) revert GoodsOracleTooFewOrganisations(uint8(f), organisations);
+        _signers.remove(signer);
         emit SignerRemoved(signer);
     }
 
     /// @inheritdoc IGoodsOracle
     function setFaultTolerance(uint8 f) external {
         _requireRole(Roles.OPERATOR);
-        if (f == 0 || _signers.length() < 2 * uint256(f) + 1) {
-            revert GoodsOracleInvalidFaultTolerance(f, _signers.length());
-        }
+        uint256 needed = 2 * uint256(f) + 1;
+        if (f == 0 || _signers.length() < needed) revert GoodsOracleInvalidFaultTolerance(f, _signers.length());
+        uint256 organisations = _signingOrganisations(address(0));
+        if (organisations < needed) revert GoodsOracleTooFewOrganisations(f, organisations);
         _faultTolerance = f;
         emit FaultToleranceChanged(f);
     }
@@ -203,6 +205,24 @@ contract GoodsOracle is IGoodsOracle, EIP712 {
             orgs[i] = orgId;
             signed[i] = signer;
             previous = signer;
+        }
+    }
+
+    /// @dev Distinct organisations among the signers other than `except` whose accounts may sign now
+    /// (active ORACLE members). At most MAX_SIGNERS registry reads: operator calls only.
+    function _signingOrganisations(address except) private view returns (uint256 count) {
+        uint256 n = _signers.length();
+        uint32[] memory seen = new uint32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            address signer = _signers.at(i);
+            if (signer == except) continue;
+            (uint32 orgId, uint16 roles) = _registry.memberOf(signer);
+            if (orgId == 0 || roles & Roles.ORACLE == 0) continue;
+            bool counted = false;
+            for (uint256 j = 0; j < count && !counted; ++j) {
+                counted = seen[j] == orgId;
+            }
+            if (!counted) seen[count++] = orgId;
         }
     }
 

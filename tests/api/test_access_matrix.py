@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,15 @@ from chain.devnet import dev_credit_code
 from tests.api.support import Member, invoice_form, pdf
 from tests.api.world import (
     OPERATOR,
+    Goods,
     World,
     another_member,
+    build_goods,
     build_world,
     key_id,
+    lot_body,
     outbox_count,
+    proof_server,
     running_network,
     settle,
 )
@@ -157,6 +162,23 @@ def webhook(_: Ctx, __: str) -> dict[str, Any]:
     return {"json": {"url": "https://hooks.example.com/scf", "event_types": []}}
 
 
+def new_lot(_: Ctx, role: str) -> dict[str, Any]:
+    return {"json": lot_body(f"MXL-{role}-{next(_serial)}", 1)}
+
+
+def receipt_form(ctx: Ctx, _: str) -> dict[str, Any]:
+    return {"data": {"owner_credit_code": ctx.world["sup_a"].credit_code, "document_sha256": "cd" * 32}}
+
+
+def receipt_to_b(ctx: Ctx, _: str) -> dict[str, Any]:
+    return {"json": {"to_credit_code": ctx.world["sup_b"].credit_code}}
+
+
+def pledge_to_a(ctx: Ctx, _: str) -> dict[str, Any]:
+    until = int(time.time()) + 30 * 86_400
+    return {"json": {"bank_credit_code": ctx.world["bank_a"].credit_code, "pledged_until": until}}
+
+
 # -- the matrix ----------------------------------------------------------------------------------
 
 #                                         operator core supplier bank warehouse auditor oracle
@@ -252,6 +274,36 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/notifications"): Row("200 200 200 200 200 200 200", "/notifications"),
     ("GET", "/events/stream"): Row("200 200 200 200 200 200 200", "/events/stream", stream=True),
+    # goods: warehouses register lots and issue receipts; parties (and auditors, the operator) read;
+    # the owner transfers, pledges, surrenders; the pledgee bank releases or enforces
+    ("POST", "/lots"): Row("403 403 403 403 202 403 403", "/lots", new_lot),
+    ("GET", "/lots"): Row("200 200 200 200 200 200 200", "/lots"),
+    ("GET", "/lots/{lot}"): Row("200 404 200 200 200 200 404", "/lots/{g_view}"),
+    ("POST", "/lots/{lot}/receipt"): Row(
+        "403 403 403 403 202 403 403", "/lots/{g_issue}/receipt", receipt_form
+    ),
+    # reading proofs: auditors and the lot's parties; the operator sees the lot but is no party
+    ("GET", "/lots/{lot}/readings/{device}/{seq}/proof"): Row(
+        "403 404 200 200 200 200 404", "/lots/{g_view}/readings/{g_device}/1/proof"
+    ),
+    ("GET", "/receipts"): Row("200 200 200 200 200 200 200", "/receipts"),
+    ("GET", "/receipts/{receipt_id}"): Row("200 404 200 200 200 200 404", "/receipts/{g_view}"),
+    ("POST", "/receipts/{receipt_id}/transfer"): Row(
+        "403 404 202 404 403 403 404", "/receipts/{g_transfer}/transfer", receipt_to_b
+    ),
+    ("POST", "/receipts/{receipt_id}/pledge"): Row(
+        "403 404 202 404 403 403 404", "/receipts/{g_pledge}/pledge", pledge_to_a
+    ),
+    ("POST", "/receipts/{receipt_id}/release"): Row(
+        "403 404 403 202 403 403 404", "/receipts/{g_release}/release"
+    ),
+    ("POST", "/receipts/{receipt_id}/enforce"): Row(
+        "403 404 403 202 403 403 404", "/receipts/{g_enforce}/enforce"
+    ),
+    ("POST", "/receipts/{receipt_id}/surrender"): Row(
+        "403 404 202 404 403 403 404", "/receipts/{g_surrender}/surrender"
+    ),
+    ("GET", "/alerts"): Row("200 200 200 200 200 200 200", "/alerts"),
 }
 
 
@@ -260,8 +312,16 @@ MATRIX: dict[tuple[str, str], Row] = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_network(Path(tmp_path_factory.mktemp("matrix"))) as net:
-        yield build_world(net)
+    with proof_server() as proofs:
+        with running_network(Path(tmp_path_factory.mktemp("matrix")), oracle_proof_urls=[proofs.url]) as net:
+            built = build_world(net)
+            built.goods = build_goods(built, proofs)
+            yield built
+
+
+def _goods(world: World) -> Goods:
+    assert world.goods is not None
+    return world.goods
 
 
 def _context(world: World) -> Ctx:
@@ -284,6 +344,8 @@ def _context(world: World) -> Ctx:
         "hook_keep": hooks[1],
         "split_amount_minor": split_piece["amount_minor"],
         "expires_at": split_piece["due_at"] - 86_400,
+        **_goods(world).lots,
+        "g_device": _goods(world).references["g_view"] + "-d0",
     }
     members: dict[str, Member | None] = {"operator": None}
     members.update({role: world[org] for role, org in ORG_OF.items()})
@@ -492,6 +554,33 @@ def _cross_org_cases(w: World) -> list[Case]:
         Case("operator", "GET", f"/receivables/{i['view']}", 404),
         Case("operator", "GET", f"/settlement/balances/{w['sup_a'].org_id}", 404),
     ]
+    # Goods: a lot pledged by supplier A to bank A. Supplier B, bank B and a core firm are strangers.
+    g = _goods(w)
+    lot = g.lots["g_view"]
+    proof = f"/lots/{lot}/readings/{g.references['g_view']}-d0/1/proof"
+    for stranger in ("sup_b", "bank_b"):
+        cases += [
+            Case(stranger, "GET", f"/lots/{lot}", 404),
+            Case(stranger, "GET", f"/lots/{g.references['g_view']}", 404),
+            Case(stranger, "GET", f"/receipts/{lot}", 404),
+            Case(stranger, "GET", proof, 404),
+        ]
+    cases += [
+        Case("sup_b", "POST", f"/receipts/{lot}/transfer", 404, {"to_credit_code": b_code}),
+        Case("sup_b", "POST", f"/receipts/{lot}/surrender", 404),
+        Case("bank_b", "POST", f"/receipts/{lot}/release", 404),
+        Case("bank_b", "POST", f"/receipts/{lot}/enforce", 404),
+        Case("core_a", "GET", f"/receipts/{lot}", 404),
+        Case("auditor", "GET", f"/lots/{lot}", 200),
+        Case("auditor", "GET", f"/receipts/{lot}", 200),
+        Case("auditor", "GET", proof, 200),
+        Case("auditor", "POST", f"/receipts/{lot}/release", 403),
+        Case("auditor", "POST", f"/receipts/{lot}/transfer", 403, {"to_credit_code": b_code}),
+        Case("operator", "GET", f"/lots/{lot}", 200),
+        Case("operator", "GET", proof, 403),
+        Case("operator", "POST", f"/receipts/{lot}/release", 403),
+        Case("operator", "POST", f"/receipts/{lot}/transfer", 403, {"to_credit_code": b_code}),
+    ]
     return cases
 
 
@@ -551,6 +640,27 @@ def test_cross_organisation_access_hides_and_refuses(world: World) -> None:
     everything = _visible_ids(w, "auditor", "/invoices")
     assert set(i.values()) <= everything
     listings += 1
+    # Goods lists: strangers see none of the pledged lot, its receipt or its alerts; its parties do.
+    g = _goods(w)
+    for org, path in itertools.product(("sup_b", "bank_b", "core_a"), ("/lots", "/receipts")):
+        assert g.lots["g_view"] not in _visible_ids(w, org, path), (org, path)
+        listings += 1
+    frozen = g.lots["g_enforce"]
+    for org, sees in (
+        ("bank_a", True),
+        ("sup_a", True),
+        ("warehouse", True),
+        ("bank_b", False),
+        ("sup_b", False),
+    ):
+        alerts = w.get(f"/alerts?lot={frozen}", w[org]).json()["data"]
+        assert bool(alerts) is sees and all(a["lot_id"] == frozen for a in alerts), org
+        listings += 1
+    assert {a["kind"] for a in w.get(f"/alerts?lot={frozen}", w["auditor"]).json()["data"]} >= {
+        "lot_status",
+        "receipt_frozen",
+    }
+    listings += 1
     total = len(cases) + listings
     print(f"\ncross-organisation cases: {len(cases)} requests + {listings} listings = {total}")
-    assert (len(cases), listings) == (120, 21)
+    assert (len(cases), listings) == (142, 33)

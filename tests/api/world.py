@@ -12,28 +12,41 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, func, select
+from web3.contract import Contract
+from web3.types import TxReceipt
 
 from api.app import create_app
 from api.custody import MasterKey
 from api.models import OutboxEntry
+from api.relay import Keyring
+from api.services.organisations import operator_org
+from api.services.outbox import enqueue
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.deploy import SuiteParams, deploy_suite, predicted_registry_address
 from chain.devnet import dev_account, dev_credit_code
+from chain.merkle import MerkleTree
+from chain.readings import Measurements, Reading, sign
+from chain.typed_data import OracleReport, sign_report
 from node.testing import running_node
+from oracle.proofs import ReadingProof
 from tests.api.conftest import OPERATOR_TOKEN, Network
 from tests.api.support import Member, invoice_form, pdf
 
@@ -215,6 +228,7 @@ class World:
     m: dict[str, Member]
     invoices: dict[str, str] = field(default_factory=dict)  # label -> invoice (= root piece) id
     uploads: dict[str, str] = field(default_factory=dict)  # label -> the upload's operation id
+    goods: Goods | None = None  # lots and receipts, once `build_goods` has made them
 
     def __getitem__(self, name: str) -> Member:
         return self.m[name]
@@ -321,3 +335,265 @@ def build_world(
     stage({"funded", "market_funded"}, fund)
     assert not failed_operations(net), failed_operations(net)
     return world
+
+
+# -- goods: oracle signers, signed reports, proof endpoints --------------------------------------
+
+OK, WARNING, ALERT, OFFLINE = 1, 2, 3, 4  # IGoodsOracle.Status
+
+
+def device_key(name: str) -> LocalAccount:
+    """The development signing key of device `name`."""
+    return dev_account(f"device:{name}")
+
+
+def operator_call(net: Network, contract: str, function: str, args: list[Any], subject: str) -> None:
+    """Have the operator's custodial key make a call through the outbox (no endpoint exists for it)."""
+    runtime = net.client.app.state.runtime
+    with Session(runtime.engine) as session:
+        enqueue(
+            session,
+            signer_org_id=operator_org(session).id or 0,
+            contract=contract,
+            function=function,
+            args=args,
+            subject_type="operator",
+            subject_id=subject,
+        )
+        session.commit()
+    runtime.relay.wakeup.set()
+    settle(net)
+
+
+class ProofServer:
+    """Stands in for an oracle node's proof endpoint: `GET /proofs/{device}/{seq}`, as oracle/http.py."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}
+        answers = self.answers
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                parts = self.path.strip("/").split("/")
+                found = None
+                if len(parts) == 3 and parts[0] == "proofs" and parts[2].isdigit():
+                    found = answers.get((parts[1], int(parts[2])))
+                status, body = found or (404, {"code": "unknown_reading", "detail": "never accepted"})
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def serve(self, proof: ReadingProof | dict[str, Any], status: int = 200) -> None:
+        body = proof.as_json() if isinstance(proof, ReadingProof) else proof
+        self.answers[(body.get("device", ""), int(body.get("seq", 0)))] = (status, body)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextmanager
+def proof_server() -> Iterator[ProofServer]:
+    server = ProofServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@dataclass
+class Anchored:
+    """A round anchored on chain: its readings, tree, and the report's transaction."""
+
+    lot_id: bytes
+    round: int
+    readings: list[Reading]
+    tree: MerkleTree
+    receipt: TxReceipt
+
+    def proof(self, reading: Reading) -> ReadingProof:
+        """What an honest oracle node serves for `reading`."""
+        return ReadingProof(
+            self.lot_id,
+            self.round,
+            self.tree.root,
+            self.tree.proof(reading.leaf),
+            reading.device,
+            reading.device_id,
+            reading.seq,
+            reading.payload_hash,
+            reading.leaf,
+            reading.to_json(),
+        )
+
+
+@dataclass
+class GoodsOracle:
+    """Oracle organisations admitted through the API, registered as signers by the operator.
+
+    Their custodial accounts sign reports (EIP-712) and submit them from a client of their own:
+    the API's relay never signs for an oracle organisation, so no nonce is shared.
+    """
+
+    net: Network
+    signers: list[LocalAccount]  # ascending address order
+    client: ChainClient
+    contract: Contract
+
+    @classmethod
+    def start(cls, net: Network, members: Sequence[Member]) -> GoodsOracle:
+        runtime = net.client.app.state.runtime
+        keyring = Keyring(runtime.engine, runtime.master_key)
+        accounts = sorted((keyring.account(m.org_id) for m in members), key=lambda a: int(a.address, 16))
+        for account in accounts:
+            operator_call(net, "GoodsOracle", "addSigner", [account.address], account.address)
+        assert not failed_operations(net), failed_operations(net)
+        client = ChainClient.connect(net.settings.rpc_url, poll_interval_s=0.01)
+        contract = client.contract("GoodsOracle", runtime.deployment.address("GoodsOracle"))
+        assert len(contract.functions.signers().call()) >= 3
+        return cls(net, accounts, client, contract)
+
+    def now(self) -> int:
+        return int(self.client.w3.eth.get_block("latest")["timestamp"])
+
+    def status(self, lot: str) -> tuple[int, int]:
+        """(status, round) on chain."""
+        status, round_, _, _ = self.contract.functions.lotStatus(bytes.fromhex(lot[2:])).call()
+        return status, round_
+
+    def report(
+        self,
+        lot: str,
+        status: int,
+        *,
+        root: bytes | None = None,
+        count: int = 1,
+        signers: int = 2,
+    ) -> TxReceipt:
+        """Sign (by `signers` oracle signers) and submit the lot's next round; wait until it is indexed."""
+        lot_id = bytes.fromhex(lot[2:])
+        _, last = self.status(lot)
+        report = OracleReport(
+            lot_id=lot_id,
+            round=last + 1,
+            status=status,
+            readings_root=root if root is not None else keccak(text=f"{lot}:{last + 1}"),
+            reading_count=count,
+            observed_at=self.now(),
+        )
+        runtime = self.net.client.app.state.runtime
+        signatures = sign_report(
+            self.signers[:signers], chain_id=self.client.chain_id, oracle=self.contract.address, report=report
+        )
+        fn = self.contract.functions.submitReport(report.as_tuple(), signatures)
+        receipt = self.client.transact(fn, self.signers[0])
+        assert runtime.indexer.wait_for_block(receipt["blockNumber"], SETTLE_TIMEOUT_S)
+        return receipt
+
+    def anchor(self, lot: str, readings: list[Reading], status: int = OK) -> Anchored:
+        """Report `readings` (their Merkle root) as the lot's next round."""
+        tree = MerkleTree.build([r.leaf for r in readings])
+        receipt = self.report(lot, status, root=tree.root, count=len(readings))
+        _, round_ = self.status(lot)
+        return Anchored(bytes.fromhex(lot[2:]), round_, readings, tree, receipt)
+
+
+def reading(name: str, seq: int, *, weight_g: int = 120_000_000, key: LocalAccount | None = None) -> Reading:
+    """A reading of device `name`, signed by its development key (or `key`)."""
+    return sign(
+        Reading(name, seq, int(time.time() * 1000), Measurements(weight_g=weight_g, door="closed")),
+        key or device_key(name),
+    )
+
+
+def lot_body(reference: str, devices: int = 3) -> dict[str, Any]:
+    """A lot of 120 t of steel coils with `devices` sensors named `<reference>-d<i>`."""
+    names = [f"{reference}-d{i}" for i in range(devices)]
+    return {
+        "reference": reference,
+        "goods": "steel coils",
+        "specification": "Q235B 2.0mm x 1250mm",
+        "quantity": "120",
+        "unit": "t",
+        "location": "North warehouse, bay 3",
+        "devices": [{"device": name, "key": device_key(name).address} for name in names],
+    }
+
+
+# Goods label -> what to drive the lot to (all kept by `warehouse`, receipts issued to `sup_a`):
+# registered: no receipt; issued: receipt, goods OK; pledged: + pledged to bank_a;
+# frozen: + lot in ALERT after the pledge.
+GOODS: dict[str, str] = {
+    "g_view": "pledged",
+    "g_issue": "registered",
+    "g_transfer": "issued",
+    "g_pledge": "issued",
+    "g_release": "pledged",
+    "g_enforce": "frozen",
+    "g_surrender": "issued",
+}
+
+
+@dataclass
+class Goods:
+    """The lots of a world (label -> lot id), the oracle driving them, and a proof served for g_view."""
+
+    oracle: GoodsOracle
+    lots: dict[str, str] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+    anchored: Anchored | None = None
+
+
+def build_goods(world: World, proofs: ProofServer | None, goods: dict[str, str] | None = None) -> Goods:
+    """Admit two more oracle organisations, register the signers, and drive each lot to its state."""
+    net, c = world.net, world.net.client
+    goods = GOODS if goods is None else goods
+    extra = admit_many(net, {"oracle_2": ["ORACLE"], "oracle_3": ["ORACLE"]})
+    world.m.update(extra)
+    oracle = GoodsOracle.start(net, [world["oracle"], extra["oracle_2"], extra["oracle_3"]])
+    built = Goods(oracle)
+    warehouse, sup_a, bank_a = world["warehouse"], world["sup_a"], world["bank_a"]
+    stamp = dt.datetime.now().strftime("%H%M%S%f")
+    for label in goods:
+        reference = f"{label}-{stamp}"
+        r = c.post("/lots", json=lot_body(reference), headers=warehouse.headers)
+        accepted(r)
+        built.lots[label] = r.json()["operation"]["subject_id"]
+        built.references[label] = reference
+    settle(net)
+    for label, state in goods.items():
+        if state == "registered":
+            continue
+        if label == "g_view":
+            names = [f"{built.references[label]}-d{i}" for i in range(3)]
+            built.anchored = oracle.anchor(built.lots[label], [reading(n, 1) for n in names])
+            if proofs is not None:
+                for item in built.anchored.readings:
+                    proofs.serve(built.anchored.proof(item))
+        else:
+            oracle.report(built.lots[label], OK)
+        form = {"owner_credit_code": sup_a.credit_code, "document_sha256": "ab" * 32}
+        accepted(c.post(f"/lots/{built.lots[label]}/receipt", data=form, headers=warehouse.headers))
+    settle(net)
+    until = oracle.now() + 30 * 86_400
+    for label, state in goods.items():
+        if state in ("pledged", "frozen"):
+            body = {"bank_credit_code": bank_a.credit_code, "pledged_until": until}
+            accepted(c.post(f"/receipts/{built.lots[label]}/pledge", json=body, headers=sup_a.headers))
+    settle(net)
+    for label, state in goods.items():
+        if state == "frozen":
+            oracle.report(built.lots[label], ALERT)
+    assert not failed_operations(net), failed_operations(net)
+    return built

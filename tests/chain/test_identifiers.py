@@ -225,3 +225,13 @@ def test_invoice_key_datetime_issue_date_uses_its_date(issued: dt.datetime) -> N
 def test_invoice_key_always_a_valid_root_id(salt: bytes) -> None:
     value = key_of(invoice_number="INV" + salt.hex()[:37])
     assert 0 < value < 2**255
+
+
+def test_lot_id_is_one_rule_for_api_and_tools() -> None:
+    from api.services.goods import lot_id as api_lot_id
+    from chain.identifiers import lot_id
+    from iot_gateway.simulator import dev_lot_id
+
+    assert lot_id("LOT-7") == keccak(text="lot:LOT-7")
+    assert api_lot_id("LOT-7") == "0x" + lot_id("LOT-7").hex() == "0x" + dev_lot_id("LOT-7").hex()
+    assert lot_id("LOT-7") != lot_id("lot-7")  # references are the warehouse's own, case and all

@@ -114,6 +114,15 @@ class Goods:
     def suspend(self, org: Org) -> None:
         self.send(self.cast.registry.functions.suspendOrganisation(org.org_id), self.cast.operator)
 
+    def extra_key(self, org: Org, label: str, *, signer: bool = True) -> LocalAccount:
+        """Another account of `org` (funded), registered as an oracle signer unless `signer` is False."""
+        account = dev_account(label)
+        self.net.fund(account.address)
+        self.send(self.cast.registry.functions.addAccount(org.org_id, account.address), self.cast.operator)
+        if signer:
+            self.send(self.oracle.functions.addSigner(account.address), self.cast.operator)
+        return account
+
     # ------------------------------------------------------------ reports
 
     def report(

@@ -212,7 +212,7 @@ class TestSubmitReport:
         assert event(receipt, goods.oracle, "ReportAccepted")["signers"] == [s.address for s in five[1:4]]
 
     def test_submitReport_set_below_2f_plus_1_refused(self, goods: Goods) -> None:
-        # removeSigner keeps 2f + 1 signers, so only a set never filled up is this small.
+        # removeSigner keeps signers of 2f + 1 organisations, so only a set never filled up is this small.
         oracle, _ = _fresh_oracle(goods)
         for node in goods.signers[:2]:
             goods.send(oracle.functions.addSigner(node.address), goods.cast.operator)
@@ -574,23 +574,63 @@ class TestRemoveSigner:
     def test_removeSigner_below_2f_plus_1_refused(self, goods: Goods) -> None:
         before = goods.oracle_state()
         for node in goods.signers:
-            with reverts("GoodsOracleInvalidFaultTolerance", f=1, signers=2):
+            with reverts("GoodsOracleTooFewOrganisations", f=1, organisations=2):
                 goods.send(goods.oracle.functions.removeSigner(node.address), goods.cast.operator)
         _unchanged(goods, before)
 
     def test_removeSigner_down_to_2f_plus_1_then_refused(self, goods: Goods, five: list[Org]) -> None:
         remove = goods.oracle.functions.removeSigner
         goods.send(goods.oracle.functions.setFaultTolerance(2), goods.cast.operator)
-        with reverts("GoodsOracleInvalidFaultTolerance", f=2, signers=4):
+        with reverts("GoodsOracleTooFewOrganisations", f=2, organisations=4):
             goods.send(remove(five[0].address), goods.cast.operator)
         goods.send(goods.oracle.functions.setFaultTolerance(1), goods.cast.operator)
         goods.send(remove(five[0].address), goods.cast.operator)
         goods.send(remove(five[1].address), goods.cast.operator)
         assert sorted(goods.oracle.functions.signers().call()) == sorted(s.address for s in five[2:])
-        with reverts("GoodsOracleInvalidFaultTolerance", f=1, signers=2):
+        with reverts("GoodsOracleTooFewOrganisations", f=1, organisations=2):
             goods.send(remove(five[2].address), goods.cast.operator)
         report = goods.report(1)
         goods.submit(report, goods.sign(report, five[2:4]))  # the remaining set still reports
+
+    def test_removeSigner_second_key_of_an_organisation_removed(self, goods: Goods) -> None:
+        first = goods.signers[0]
+        second = goods.extra_key(first, "oracle-0-second-key")
+        receipt = goods.send(goods.oracle.functions.removeSigner(first.address), goods.cast.operator)
+        assert event(receipt, goods.oracle, "SignerRemoved") == {"signer": first.address}
+        assert sorted(goods.oracle.functions.signers().call()) == sorted(
+            [second.address, *(s.address for s in goods.signers[1:])]
+        )
+        report = goods.report(1)
+        pair = sorted([second, goods.signers[1].account], key=lambda a: int(a.address, 16))
+        goods.submit(report, goods.sign(report, pair))  # the organisation still signs, with its other key
+
+    def test_removeSigner_leaving_keys_of_2_organisations_refused(self, goods: Goods) -> None:
+        # Four keys, three organisations: removing another organisation's only key would leave
+        # 2f + 1 = 3 keys but only 2 operators, which f = 1 faulty one could block.
+        goods.extra_key(goods.signers[0], "oracle-0-second-key")
+        before = goods.oracle_state()
+        for node in goods.signers[1:]:
+            with reverts("GoodsOracleTooFewOrganisations", f=1, organisations=2):
+                goods.send(goods.oracle.functions.removeSigner(node.address), goods.cast.operator)
+        _unchanged(goods, before)
+        assert len(before[1]) == 4
+
+    def test_removeSigner_suspended_organisation_does_not_count(self, goods: Goods, five: list[Org]) -> None:
+        remove = goods.oracle.functions.removeSigner
+        goods.suspend(five[4])
+        goods.send(remove(five[0].address), goods.cast.operator)  # 3 organisations able to sign remain
+        with reverts("GoodsOracleTooFewOrganisations", f=1, organisations=2):
+            goods.send(remove(five[1].address), goods.cast.operator)
+        receipt = goods.send(remove(five[4].address), goods.cast.operator)  # the suspended one goes
+        assert event(receipt, goods.oracle, "SignerRemoved") == {"signer": five[4].address}
+
+    def test_removeSigner_non_member_key_does_not_count(self, goods: Goods) -> None:
+        rogue = dev_account("non-member-signer")
+        goods.send(goods.oracle.functions.addSigner(rogue.address), goods.cast.operator)
+        with reverts("GoodsOracleTooFewOrganisations", f=1, organisations=2):
+            goods.send(goods.oracle.functions.removeSigner(goods.signers[0].address), goods.cast.operator)
+        receipt = goods.send(goods.oracle.functions.removeSigner(rogue.address), goods.cast.operator)
+        assert event(receipt, goods.oracle, "SignerRemoved") == {"signer": rogue.address}
 
     def test_removeSigner_replacing_a_key_adds_first(self, goods: Goods) -> None:
         replacement = goods.admit("replacement-oracle", Role.ORACLE)
@@ -633,6 +673,15 @@ class TestSetFaultTolerance:
         with reverts("GoodsOracleInvalidFaultTolerance", f=255, signers=3):
             goods.send(goods.oracle.functions.setFaultTolerance(255), goods.cast.operator)
 
+    def test_setFaultTolerance_five_keys_of_three_organisations_refused(self, goods: Goods) -> None:
+        goods.extra_key(goods.signers[0], "oracle-0-second-key")
+        goods.extra_key(goods.signers[1], "oracle-1-second-key")
+        before = goods.oracle_state()
+        assert len(before[1]) == 5
+        with reverts("GoodsOracleTooFewOrganisations", f=2, organisations=3):
+            goods.send(goods.oracle.functions.setFaultTolerance(2), goods.cast.operator)
+        _unchanged(goods, before)
+
     def test_setFaultTolerance_one_with_three_accepted(self, goods: Goods) -> None:
         receipt = goods.send(goods.oracle.functions.setFaultTolerance(1), goods.cast.operator)
         assert event(receipt, goods.oracle, "FaultToleranceChanged") == {"f": 1}
@@ -640,7 +689,7 @@ class TestSetFaultTolerance:
 
     def test_setFaultTolerance_back_to_one_allows_removals(self, goods: Goods, five: list[Org]) -> None:
         goods.send(goods.oracle.functions.setFaultTolerance(2), goods.cast.operator)
-        with reverts("GoodsOracleInvalidFaultTolerance", f=2, signers=4):
+        with reverts("GoodsOracleTooFewOrganisations", f=2, organisations=4):
             goods.send(goods.oracle.functions.removeSigner(five[4].address), goods.cast.operator)
         goods.send(goods.oracle.functions.setFaultTolerance(1), goods.cast.operator)
         goods.send(goods.oracle.functions.removeSigner(five[4].address), goods.cast.operator)

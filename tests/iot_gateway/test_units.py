@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from chain.errors import ChainUnavailable
 from iot_gateway.broker import BrokerAddress
 from iot_gateway.errors import InvalidAnomaly, InvalidBrokerUrl
-from iot_gateway.metrics import GatewayMetrics
+from iot_gateway.metrics import GatewayMetrics, MetricsServer
 from iot_gateway.registry import ZERO_ADDRESS, DeviceKeys
 from iot_gateway.replay import SeqWindow
 from iot_gateway.settings import GatewaySettings
@@ -144,3 +145,19 @@ def test_metrics_dict_and_prometheus_text() -> None:
     assert "# TYPE scf_gateway_readings_dropped_total counter" in text
     assert 'scf_gateway_readings_dropped_total{gateway="gw-9",reason="replay"} 1' in text
     assert 'scf_gateway_queue_depth{gateway="gw-9"} 2' in text
+
+
+def test_metrics_served_over_http() -> None:
+    metrics = GatewayMetrics("gw-9")
+    metrics.add("accepted", 5)
+    server = MetricsServer(metrics, "127.0.0.1", 0).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        status = requests.get(f"{base}/status", timeout=5)
+        assert status.status_code == 200 and status.json()["accepted"] == 5
+        text = requests.get(f"{base}/metrics", timeout=5)
+        assert text.headers["Content-Type"].startswith("text/plain")
+        assert 'scf_gateway_readings_accepted_total{gateway="gw-9"} 5' in text.text
+        assert requests.get(f"{base}/other", timeout=5).status_code == 404
+    finally:
+        server.stop()

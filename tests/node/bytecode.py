@@ -44,6 +44,13 @@ def reverter_runtime() -> bytes:
     return b"\x63" + REVERT_DATA + bytes.fromhex("6000526004601cfd")
 
 
+def forwarder_runtime(target: bytes) -> bytes:
+    """Forward the calldata to `target` with a CALL (changes it without calling it directly)."""
+    copy = bytes.fromhex("366000600037")  # calldatacopy(0, 0, calldatasize)
+    call = bytes.fromhex("60006000366000600073") + target + bytes.fromhex("5af15000")
+    return copy + call
+
+
 def create_address(sender: bytes, nonce: int) -> bytes:
     """Return the address a CREATE from sender at nonce deploys to."""
     return keccak(rlp.encode([sender, nonce]))[12:]

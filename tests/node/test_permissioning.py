@@ -82,6 +82,44 @@ def test_registry_admission_and_suspension_apply_at_once(tmp_path: Path) -> None
         assert again["error"]["code"] == -32003
 
 
+def test_registry_answer_is_reused_until_the_registry_state_changes(tmp_path: Path) -> None:
+    with running_node(
+        tmp_path, dev=False, operator_address=OPERATOR.address, registry_address="0x" + REGISTRY.hex()
+    ) as node:
+        url = node.http_url
+        member = bytes.fromhex(MEMBER.address[2:])
+        assert "result" in send(
+            url, OPERATOR, 0, data=bytecode.deployer(bytecode.registry_runtime()), gas=200_000
+        )
+        fund(url, 1, MEMBER)
+        admit = bytecode.set_active_calldata(member, True)
+        assert "result" in send(url, OPERATOR, 2, to=Web3.to_checksum_address(REGISTRY), data=admit)
+        permissioning = node.node.permissioning
+        asks: list[bytes] = []
+        ask = permissioning._ask_registry
+        node.call(setattr, permissioning, "_ask_registry", lambda sender: asks.append(sender) or ask(sender))
+
+        # Instant mining: a block per transaction, and the registry asked once.
+        for nonce in range(3):
+            assert "result" in send(url, MEMBER, nonce, to=OPERATOR.address), nonce
+        assert asks.count(member) == 1
+
+        # Suspended through another contract (no direct call to the registry, no event): the
+        # registry's storage root changes, so the next transaction is checked afresh and refused.
+        forwarder = bytecode.create_address(bytes.fromhex(OPERATOR.address[2:]), 3)
+        deployed = send(
+            url, OPERATOR, 3, data=bytecode.deployer(bytecode.forwarder_runtime(REGISTRY)), gas=200_000
+        )
+        assert "result" in deployed, deployed
+        suspend = bytecode.set_active_calldata(member, False)
+        assert "result" in send(
+            url, OPERATOR, 4, to=Web3.to_checksum_address(forwarder), data=suspend, gas=200_000
+        )
+        refused = send(url, MEMBER, 3, to=OPERATOR.address)
+        assert refused["error"]["code"] == -32003, refused
+        assert asks.count(member) == 2
+
+
 def test_refused_transaction_never_reaches_pool_or_block(tmp_path: Path) -> None:
     with running_node(
         tmp_path,

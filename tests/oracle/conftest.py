@@ -194,10 +194,19 @@ class Oracles:
             chain_poll_s=0.1,
         )
 
-    def start(self, index: int) -> RunningOracle:
-        handle = start_oracle(self.settings(index), rules=self.rules)
+    def start(self, index: int, *, rules: RulesConfig | None = None, **overrides: Any) -> RunningOracle:
+        """Start node `index` with the network's settings, or these `overrides` and `rules`."""
+        settings = self.settings(index).model_copy(update=overrides)
+        handle = start_oracle(settings, rules=rules or self.rules)
         self.running[index] = handle
         return handle
+
+    def restart_all(self, **overrides: Any) -> None:
+        """Stop every node and start them all again with the network's settings (or `overrides`)."""
+        for i in range(len(self.running)):
+            self.stop(i)
+        for i in range(len(self.running)):
+            self.start(i, **overrides)
 
     def stop(self, index: int) -> None:
         handle = self.running[index]

@@ -55,6 +55,9 @@ interface IGoodsOracle {
     error GoodsOracleSignerState(address signer, bool registered);
     /// @notice The fault tolerance does not fit the signer set: need signers >= 2f + 1, f >= 1.
     error GoodsOracleInvalidFaultTolerance(uint8 f, uint256 signers);
+    /// @notice The change would leave signers of only `organisations` distinct organisations able to
+    /// sign (active ORACLE members), fewer than the 2f + 1 that can outvote `f` faulty ones.
+    error GoodsOracleTooFewOrganisations(uint8 f, uint256 organisations);
     /// @notice The listener is set once, to a non-zero address; `listener` is the current one.
     error GoodsOracleListenerAlreadySet(address listener);
     /// @notice Maximum report age out of range.
@@ -90,10 +93,16 @@ interface IGoodsOracle {
     /// @notice Register an oracle signer. Operator only.
     function addSigner(address signer) external;
 
-    /// @notice Remove an oracle signer, keeping at least 2f + 1. Operator only.
+    /// @notice Remove an oracle signer. Operator only.
+    /// @dev The remaining signers must belong to at least 2f + 1 distinct organisations whose accounts
+    /// may sign now (active members with the ORACLE role), else `GoodsOracleTooFewOrganisations`:
+    /// several keys of one operator count once, as they do in a quorum. To replace an operator's only
+    /// key, add the new key first.
     function removeSigner(address signer) external;
 
     /// @notice Set the number of faulty signers tolerated; reports need f + 1 signatures. Operator only.
+    /// @dev Needs f >= 1 and 2f + 1 signers (`GoodsOracleInvalidFaultTolerance`), of 2f + 1 distinct
+    /// organisations able to sign (`GoodsOracleTooFewOrganisations`).
     function setFaultTolerance(uint8 f) external;
 
     /// @notice Set how old (in seconds) a report's observation may be when submitted. Operator only.

@@ -166,7 +166,7 @@ class ApiProcesses:
         settings = self.settings.model_copy(
             update={"run_workers": role == "worker", "prepare_on_start": False}
         )
-        args = [sys.executable, "-m", "api.serve", role, "--name", name]
+        args = [sys.executable, "-m", "api.serve", role, "--name", name, "--parent", str(os.getpid())]
         args += ["--log-level", str(logging.getLogger().getEffectiveLevel())]
         if self.log_file is not None:
             args += ["--log-file", str(self.log_file)]
@@ -245,12 +245,26 @@ def serve(settings: ApiSettings, *, host: str, port: int, **kwargs: Any) -> None
         stop.wait()
 
 
+def _stop_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """Stop this child (SIGTERM to itself: a clean stop) once its parent is gone, however it went
+    (even before this runs): a worker left behind by a killed `scf api` would go on holding its lease."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        logger.warning("parent process %s is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _child(argv: list[str]) -> None:
     """A child process: `worker` (relay, indexer, notifier) or `http` (requests on an inherited socket)."""
     parser = argparse.ArgumentParser(prog="python -m api.serve")
     parser.add_argument("role", choices=["worker", "http"])
     parser.add_argument("--name", default="api")
     parser.add_argument("--fd", type=int)
+    parser.add_argument("--parent", type=int, help="the supervisor's pid: stop when it is gone")
     parser.add_argument("--log-level", type=int, default=logging.INFO)
     parser.add_argument("--log-file", type=Path)
     args = parser.parse_args(argv)
@@ -260,6 +274,7 @@ def _child(argv: list[str]) -> None:
     handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {args.name} %(name)s: %(message)s"))
     logging.basicConfig(level=args.log_level, handlers=[handler])
     settings = ApiSettings.model_validate(json.loads(sys.stdin.buffer.read()))
+    _stop_with_parent(args.parent or os.getppid())
     if args.role == "worker":
         run_workers(settings, _stop_on_signals())
         return

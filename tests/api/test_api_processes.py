@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from sqlmodel import Session
 from api.custody import MasterKey
 from api.db import make_engine
 from api.models import Organisation
-from api.serve import ApiProcesses
+from api.serve import ApiProcesses, _settings_json
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.deploy import SuiteParams, deploy_suite, predicted_registry_address
@@ -171,3 +173,39 @@ def test_the_rate_limit_is_one_per_member_across_processes(
     # The burst is the rate, plus what refilled meanwhile; per-process buckets would grant 3x.
     assert RATE <= codes.count(200) <= RATE + refilled
     assert set(codes[:RATE]) == {200} and codes.count(429) >= 20 - refilled
+
+
+_ORPHANING_PARENT = """
+import json, sys, time
+from api.serve import ApiProcesses, _settings_json
+from api.settings import ApiSettings
+settings = ApiSettings.model_validate(json.loads(sys.stdin.read()))
+with ApiProcesses(settings, serve_requests=False) as processes:
+    print(processes.pids()["api-workers"], flush=True)
+    time.sleep(600)
+"""
+
+
+def test_children_stop_when_the_parent_is_killed(api: tuple[str, ApiSettings]) -> None:
+    _, settings = api
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHANING_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdin is not None and parent.stdout is not None
+    parent.stdin.write(_settings_json(settings.model_copy(update={"prepare_on_start": False})).decode())
+    parent.stdin.close()
+    child = int(parent.stdout.readline())
+    parent.kill()  # SIGKILL: no chance to stop its children
+    parent.wait(10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.2)
+    assert not _alive(child), "the worker process outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

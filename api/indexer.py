@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from web3.contract import Contract
 
 from api.db import session_scope
-from api.lease import Lease, LeaseLost
+from api.lease import Lease, run_leased
 from api.models import (
     ChainEvent,
     FinancingRequest,
@@ -42,7 +42,6 @@ from api.models import (
 )
 from api.services import notifications
 from chain.client import ChainClient
-from chain.errors import ChainUnavailable
 from chain.jsonrpc import JsonRpc, quantity
 from chain.manifest import Deployment
 
@@ -121,23 +120,7 @@ class ChainIndexer:
     def run(self, stop: threading.Event) -> None:
         """Follow the chain while holding the indexer lease, until `stop` is set."""
         try:
-            while not stop.is_set():
-                moved = False
-                try:
-                    if self.lease.due() and not self.lease.acquire():
-                        stop.wait(min(1.0, self.lease.ttl_s / 4))  # another process indexes: stand by
-                        continue
-                    moved = self.step()
-                except LeaseLost:
-                    logger.warning("indexer: lease taken by another process; standing by")
-                except ChainUnavailable as exc:
-                    logger.warning("indexer: chain unavailable (%s)", exc)
-                    stop.wait(1.0)
-                except Exception:  # noqa: BLE001 - keep following the chain
-                    logger.exception("indexer step failed")
-                    stop.wait(1.0)
-                if not moved:
-                    stop.wait(self._poll_s)
+            run_leased("indexer", self.lease, stop, self.step, lambda: stop.wait(self._poll_s))
         finally:
             self.lease.release()
 

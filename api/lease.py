@@ -17,8 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from api.db import session_scope
 from api.models import WorkerLease
+from chain.errors import ChainUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +116,30 @@ def _insert_new(session: Session):  # type: ignore[no-untyped-def]
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(WorkerLease).on_conflict_do_nothing(index_elements=["name"])
+
+
+def run_leased(
+    name: str, lease: Lease, stop: threading.Event, step: Callable[[], object], idle: Callable[[], None]
+) -> None:
+    """Call `step` while holding `lease`, until `stop` is set; `idle()` waits after a step that did nothing.
+
+    Another process holding the lease puts this one on standby; no single failed step stops the
+    worker (the caller releases the lease when this returns).
+    """
+    while not stop.is_set():
+        worked: object = False
+        try:
+            if lease.due() and not lease.acquire():
+                stop.wait(min(1.0, lease.ttl_s / 4))  # another process holds it: stand by
+                continue
+            worked = step()
+        except LeaseLost:
+            logger.warning("%s: lease taken by another process; standing by", name)
+        except ChainUnavailable as exc:
+            logger.warning("%s: chain unavailable (%s); retrying", name, exc)
+            stop.wait(1.0)
+        except Exception:  # noqa: BLE001 - a worker must outlive any single bad step
+            logger.exception("%s step failed", name)
+            stop.wait(1.0)
+        if not worked:
+            idle()

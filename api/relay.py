@@ -28,7 +28,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from api.custody import MasterKey
 from api.db import session_scope
-from api.lease import Lease, LeaseLost
+from api.lease import Lease, run_leased
 from api.models import CustodialKey, OutboxEntry, SignerNonce
 from api.models.base import utcnow
 from chain.client import ChainClient, revert_from
@@ -116,25 +116,13 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         """Work while holding the relay lease, until `stop` is set; `wakeup` cuts the idle wait short."""
+
+        def idle() -> None:
+            self.wakeup.wait(self._poll_s)
+            self.wakeup.clear()
+
         try:
-            while not stop.is_set():
-                busy = 0
-                try:
-                    if self.lease.due() and not self.lease.acquire():
-                        stop.wait(min(1.0, self.lease.ttl_s / 4))  # another process relays: stand by
-                        continue
-                    busy = self.step()
-                except LeaseLost:
-                    logger.warning("relay: lease taken by another process; standing by")
-                except ChainUnavailable as exc:
-                    logger.warning("relay: chain unavailable (%s); retrying", exc)
-                    stop.wait(1.0)
-                except Exception:  # noqa: BLE001 - the relay must outlive any single bad entry
-                    logger.exception("relay step failed")
-                    stop.wait(1.0)
-                if not busy:
-                    self.wakeup.wait(self._poll_s)
-                    self.wakeup.clear()
+            run_leased("relay", self.lease, stop, self.step, idle)
         finally:
             self.lease.release()
             if self._probe is not None:

@@ -26,6 +26,8 @@ import httpx
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
+from chain.errors import ChainError
+from chain.jsonrpc import JsonRpc, RpcError
 from scripts.datadir import DataDir
 from scripts.probes import Service, wait_ready
 from scripts.story import Story, StoryDeviation
@@ -144,32 +146,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def dev_clock(rpc_url: str) -> Callable[[int], None] | None:
     """Move the chain's clock, where the chain lets us (anvil, an embedded node with --dev)."""
-    probe = httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_increaseTime", "params": [0]})
-    if "error" in probe.json():
+    rpc = JsonRpc(rpc_url)
+    try:
+        rpc.call("evm_increaseTime", [0])
+    except RpcError:
         return None
 
     def advance(seconds: int) -> None:
-        for method, params in (("evm_increaseTime", [seconds]), ("evm_mine", [])):
-            body = httpx.post(
-                rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-            ).json()
-            if "error" in body:
-                raise DemoError(f"{method}: {body['error']}")
+        rpc.call("evm_increaseTime", [seconds])
+        rpc.call("evm_mine")
 
     return advance
 
 
 def chain_clock(rpc_url: str) -> Callable[[], int]:
     """The timestamp of the chain's latest block."""
-
-    def now() -> int:
-        body = httpx.post(
-            rpc_url,
-            json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["latest", False]},
-        ).json()
-        return int(body["result"]["timestamp"], 16)
-
-    return now
+    rpc = JsonRpc(rpc_url)
+    return lambda: int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
 
 def row_tamperer(database_url: str) -> Callable[[str, int], None]:
@@ -237,7 +230,7 @@ def main(data_dir: Path | None, up_args: list[str], database_url: str | None, co
     except StoryDeviation as exc:
         console.print(f"\n[bold red]The story did not run as written:[/bold red] {exc}")
         return 1
-    except (DemoError, httpx.HTTPError, OSError) as exc:
+    except (DemoError, ChainError, httpx.HTTPError, OSError) as exc:
         console.print(f"[bold red]demo failed:[/bold red] {exc}")
         return 2
 

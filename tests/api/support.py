@@ -8,14 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chain.devnet import dev_credit_code
+from scripts.story import pdf  # noqa: F401 - the tests' documents are the story's
 from tests.api.conftest import OPERATOR_TOKEN, Network
 
 CST = dt.timezone(dt.timedelta(hours=8))
-
-
-def pdf(label: str) -> bytes:
-    """A small document that sniffs as PDF; different labels give different bytes (a re-scan)."""
-    return b"%PDF-1.4\n% " + label.encode() + b"\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
 
 @dataclass

@@ -80,6 +80,15 @@ def event_args(abi: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     return {k: jsonable(k, types[k], v) for k, v in args.items()}
 
 
+# What the model fills in for a Piece built without these fields (Core inserts name every column).
+_PIECE_DEFAULTS: dict[str, Any] = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in Piece.model_fields.items()
+    if not field.is_required()
+}
+_INSERT_PIECE = insert(Piece.__table__)  # type: ignore[attr-defined]
+
+
 class ChainIndexer:
     """Applies chain events to the read model, under the indexer's database lease."""
 
@@ -317,19 +326,21 @@ class ChainIndexer:
         return piece
 
     def _on_ReceivableRegistered(self, session: Session, a: dict[str, Any], e: ChainEvent) -> None:
-        session.add(
-            Piece(
-                id=a["id"],
-                root_id=a["id"],
-                creditor_org=a["creditorOrg"],
-                holder_org=a["creditorOrg"],
-                debtor_org=a["debtorOrg"],
-                amount_minor=a["amountMinor"],
-                due_at=a["dueAt"],
-                state="registered",
-                updated_block=e.block_number,
-            )
-        )
+        # A Core insert: registrations come 100 at a time from bulk uploads, and an ORM object costs
+        # ~0.2 ms to build and flush. A later event of the same chunk loads the row like any other.
+        row = {
+            **_PIECE_DEFAULTS,
+            "id": a["id"],
+            "root_id": a["id"],
+            "creditor_org": a["creditorOrg"],
+            "holder_org": a["creditorOrg"],
+            "debtor_org": a["debtorOrg"],
+            "amount_minor": a["amountMinor"],
+            "due_at": a["dueAt"],
+            "state": "registered",
+            "updated_block": e.block_number,
+        }
+        session.connection().execute(_INSERT_PIECE, row)
         self._invoice_status(session, a["id"], "registered")
 
     def _set_state(self, session: Session, piece_id: str, state: str, e: ChainEvent) -> Piece:

@@ -1,7 +1,7 @@
 """`scf bench api`: the API end to end, over real HTTP, on the embedded node and on anvil.
 
 - invoices_per_s_*: invoices uploaded (bulk endpoint, 100 a request) and confirmed (bulk) until the
-  confirmation is on chain and indexed, several clients at once;
+  confirmation is on chain and indexed, several suppliers at once (4 by default);
 - finance_e2e_p95_ms: one financing, from the holder's request to the bank's funding, both landed
   and indexed (embedded node);
 - get_p99_ms: GET latency of a receivable under 50 concurrent clients (keep-alive connections).
@@ -82,7 +82,8 @@ def _embedded(workdir: Path) -> Iterator[tuple[str, str]]:
 
 @contextmanager
 def _anvil() -> Iterator[tuple[str, str]]:
-    with running_anvil(block_time_s=0.1) as anvil:
+    """anvil as `scf up --chain anvil` runs it: its default, a block for each transaction as it arrives."""
+    with running_anvil() as anvil:
         yield anvil.url, ANVIL_DEV_KEY
 
 
@@ -248,8 +249,8 @@ def _percentile(values: list[float], pct: int) -> float:
 
 def run(
     *,
-    invoices: int = 1000,
-    clients: int = 2,
+    invoices: int = 1600,
+    clients: int = 4,
     financings: int = 20,
     readers: int = 50,
     reads: int = 40,
@@ -281,5 +282,7 @@ def run(
         "readers": readers,
         "reads_per_reader": reads,
         "api_request_processes": processes,
+        "embedded_node_block_interval_s": 0.1,
+        "anvil_mining": "a block per transaction (anvil's default, as scf up --chain anvil)",
     }
     return result

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import CurrentPrincipal, SessionDep, run_read
 from api.schemas import AlertPublic, ListOf
 from api.services import goods
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/alerts", tags=["goods"])
         "reach the pledgee bank and the owner by webhook and on `/events/stream`."
     ),
 )
-def list_alerts(
+async def list_alerts(
     principal: CurrentPrincipal,
     session: SessionDep,
     lot: Annotated[str | None, Query(max_length=66, description="a lot's 0x id or reference")] = None,
@@ -33,8 +33,11 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[AlertPublic]:
-    rows, count = goods.list_alerts(
-        session, principal, lot=lot, kind=kind, after_id=after_id, offset=offset, limit=limit
-    )
-    references = goods.references(session, [a.lot_id for a in rows])
-    return ListOf(data=[AlertPublic.of(a, references.get(a.lot_id)) for a in rows], count=count)
+    def read() -> ListOf[AlertPublic]:
+        rows, count = goods.list_alerts(
+            session, principal, lot=lot, kind=kind, after_id=after_id, offset=offset, limit=limit
+        )
+        references = goods.references(session, [a.lot_id for a in rows])
+        return ListOf(data=[AlertPublic.of(a, references.get(a.lot_id)) for a in rows], count=count)
+
+    return await run_read(session, read)

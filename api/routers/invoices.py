@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from api.deps import CurrentPrincipal, RuntimeDep, SessionDep, run_read
 from api.documents import DOCUMENT_TYPES
 from api.models import Document, Invoice, OutboxEntry
 from api.routers.writes import (
@@ -74,7 +74,7 @@ async def upload(
         ) from exc
 
     def make() -> tuple[OutboxEntry, Render]:
-        record, entry = invoices.upload(
+        invoice_id, entry = invoices.upload(
             w.session,
             w.runtime.store,
             w.principal,
@@ -83,7 +83,7 @@ async def upload(
             filename=document.filename or "document",
             max_document_bytes=limit,
         )
-        return entry, _render(record.id)
+        return entry, _render(invoice_id)
 
     request_hash = fingerprint("invoice", data.model_dump(), content)
     # The write (and ?wait) blocks: off the event loop, so other requests go on meanwhile.
@@ -103,6 +103,7 @@ async def upload_batch(
     ],
     documents: Annotated[list[UploadFile], File(description="one document per invoice, same order")],
 ) -> JSONResponse:
+
     limit = w.runtime.settings.max_document_bytes
     try:
         raw = json.loads(invoices_json)
@@ -130,7 +131,7 @@ async def upload_batch(
         contents.append((content, document.filename or "document"))
 
     def make() -> tuple[OutboxEntry, Render]:
-        records, entry = invoices.upload_batch(
+        invoice_ids, entry = invoices.upload_batch(
             w.session,
             w.runtime.store,
             w.principal,
@@ -139,7 +140,7 @@ async def upload_batch(
             ],
             max_document_bytes=limit,
         )
-        return entry, _render_many([r.id for r in records])
+        return entry, _render_many(invoice_ids)
 
     request_hash = fingerprint("invoice-batch", [i.model_dump() for i in items], *[c for c, _ in contents])
     return await run_in_threadpool(w.run, request_hash, make, created=True)
@@ -173,7 +174,7 @@ def _input(data: InvoiceCreate) -> invoices.InvoiceInput:
 
 
 @router.get("", response_model=ListOf[InvoicePublic], summary="Invoices you issued or owe (auditors: all)")
-def list_invoices(
+async def list_invoices(
     principal: CurrentPrincipal,
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=16)] = None,
@@ -186,14 +187,20 @@ def list_invoices(
         query = query.where(Invoice.status == status)
     if invoice_number:
         query = query.where(Invoice.invoice_number == invoice_number.strip().upper().replace("-", ""))
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(Invoice.created_at).desc()).offset(offset).limit(limit)).all()
-    return ListOf(data=[InvoicePublic.of(i) for i in rows], count=count)
+
+    def read() -> ListOf[InvoicePublic]:
+        count = session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = session.exec(query.order_by(col(Invoice.created_at).desc()).offset(offset).limit(limit)).all()
+        return ListOf(data=[InvoicePublic.of(i) for i in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.get("/{invoice_id}", response_model=InvoicePublic)
-def get_invoice(invoice_id: str, principal: CurrentPrincipal, session: SessionDep) -> InvoicePublic:
-    return InvoicePublic.of(invoices.get_visible(session, principal, invoice_id))
+async def get_invoice(invoice_id: str, principal: CurrentPrincipal, session: SessionDep) -> InvoicePublic:
+    return await run_read(
+        session, lambda: InvoicePublic.of(invoices.get_visible(session, principal, invoice_id))
+    )
 
 
 @router.get(

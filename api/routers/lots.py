@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from api.deps import CurrentPrincipal, RuntimeDep, SessionDep, run_read
 from api.models import Lot, LotReport, OutboxEntry, Receipt
 from api.routers.writes import CREATE_RESPONSES, Render, WriteDep, fingerprint
 from api.runtime import Runtime
@@ -128,7 +128,7 @@ def register(body: LotCreate, w: WriteDep) -> JSONResponse:
     response_model=ListOf[LotPublic],
     summary="Lots you keep, own or hold in pledge (auditors and the operator: all)",
 )
-def list_lots(
+async def list_lots(
     principal: CurrentPrincipal,
     session: SessionDep,
     status: Annotated[
@@ -138,10 +138,13 @@ def list_lots(
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[LotPublic]:
-    rows, count = goods.list_lots(
-        session, principal, status=status, warehouse_org=warehouse_org, offset=offset, limit=limit
-    )
-    return ListOf(data=lots_public(session, rows), count=count)
+    def read() -> ListOf[LotPublic]:
+        rows, count = goods.list_lots(
+            session, principal, status=status, warehouse_org=warehouse_org, offset=offset, limit=limit
+        )
+        return ListOf(data=lots_public(session, rows), count=count)
+
+    return await run_read(session, read)
 
 
 @router.get(
@@ -149,8 +152,8 @@ def list_lots(
     response_model=LotPublic,
     summary="A lot: what it holds, its devices, the oracle's latest status and its receipt",
 )
-def get_lot(lot: LotPath, principal: CurrentPrincipal, session: SessionDep) -> LotPublic:
-    return lots_public(session, [goods.get_lot(session, principal, lot)])[0]
+async def get_lot(lot: LotPath, principal: CurrentPrincipal, session: SessionDep) -> LotPublic:
+    return await run_read(session, lambda: lots_public(session, [goods.get_lot(session, principal, lot)])[0])
 
 
 @router.post(

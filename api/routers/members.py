@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CurrentPrincipal, RowId, SessionDep
+from api.deps import CurrentPrincipal, RowId, SessionDep, run_read
 from api.schemas import Me, MemberCreated, OperationPublic, OrganisationPublic
 from api.services import auth, operations
 from chain.roles import Role
@@ -13,7 +13,7 @@ router = APIRouter(tags=["members"])
 
 
 @router.get("/me", response_model=Me)
-def me(principal: CurrentPrincipal) -> Me:
+async def me(principal: CurrentPrincipal) -> Me:
     return Me(
         member_id=principal.member.id or 0,
         name=principal.member.name,
@@ -41,5 +41,7 @@ def revoke(key_id: RowId, principal: CurrentPrincipal, session: SessionDep) -> N
 
 
 @router.get("/operations/{operation_id}", response_model=OperationPublic, summary="Status of a write")
-def operation(operation_id: str, principal: CurrentPrincipal, session: SessionDep) -> OperationPublic:
-    return OperationPublic.of(operations.get_visible(session, principal, operation_id))
+async def operation(operation_id: str, principal: CurrentPrincipal, session: SessionDep) -> OperationPublic:
+    return await run_read(
+        session, lambda: OperationPublic.of(operations.get_visible(session, principal, operation_id))
+    )

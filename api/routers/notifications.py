@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from api.deps import CurrentPrincipal, RuntimeDep, SessionDep, run_read
 from api.models import Notification
 from api.models.notifications import (
     NotificationPublic,
@@ -64,14 +64,17 @@ def create_webhook(
 
 
 @router.get("/webhooks", response_model=ListOf[WebhookPublic], summary="Your organisation's webhooks")
-def list_webhooks(
+async def list_webhooks(
     principal: CurrentPrincipal,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[WebhookPublic]:
-    rows, count = notifications.list_webhooks(session, principal=principal, offset=offset, limit=limit)
-    return ListOf(data=[WebhookPublic.of(h) for h in rows], count=count)
+    def read() -> ListOf[WebhookPublic]:
+        rows, count = notifications.list_webhooks(session, principal=principal, offset=offset, limit=limit)
+        return ListOf(data=[WebhookPublic.of(h) for h in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Unsubscribe; pending deliveries stop")
@@ -84,7 +87,7 @@ def delete_webhook(webhook_id: WebhookId, principal: CurrentPrincipal, session: 
     response_model=ListOf[WebhookDeliveryPublic],
     summary="Deliveries of a webhook, newest first: status, attempts, last error",
 )
-def list_deliveries(
+async def list_deliveries(
     webhook_id: WebhookId,
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -92,10 +95,13 @@ def list_deliveries(
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[WebhookDeliveryPublic]:
-    rows, count = notifications.list_deliveries(
-        session, principal=principal, webhook_id=webhook_id, status=status, offset=offset, limit=limit
-    )
-    return ListOf(data=[WebhookDeliveryPublic.of(d, n) for d, n in rows], count=count)
+    def read() -> ListOf[WebhookDeliveryPublic]:
+        rows, count = notifications.list_deliveries(
+            session, principal=principal, webhook_id=webhook_id, status=status, offset=offset, limit=limit
+        )
+        return ListOf(data=[WebhookDeliveryPublic.of(d, n) for d, n in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.get(
@@ -103,7 +109,7 @@ def list_deliveries(
     response_model=ListOf[NotificationPublic],
     summary="Your organisation's notifications after an id, oldest first (for polling)",
 )
-def list_notifications(
+async def list_notifications(
     principal: CurrentPrincipal,
     session: SessionDep,
     after_id: Annotated[int, Query(ge=0, lt=2**31)] = 0,
@@ -111,11 +117,15 @@ def list_notifications(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[NotificationPublic]:
     org_id, wanted = principal.org.id or 0, notifications.check_types(types or [])
-    rows = notifications.notifications_after(
-        session, org_id=org_id, after_id=after_id, types=wanted, limit=limit
-    )
-    count = notifications.count_after(session, org_id=org_id, after_id=after_id, types=wanted)
-    return ListOf(data=[NotificationPublic.of(n) for n in rows], count=count)
+
+    def read() -> ListOf[NotificationPublic]:
+        rows = notifications.notifications_after(
+            session, org_id=org_id, after_id=after_id, types=wanted, limit=limit
+        )
+        count = notifications.count_after(session, org_id=org_id, after_id=after_id, types=wanted)
+        return ListOf(data=[NotificationPublic.of(n) for n in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import col, func, select
 
-from api.deps import CurrentPrincipal, OperatorPrincipal, RowId, SessionDep
+from api.deps import CurrentPrincipal, OperatorPrincipal, RowId, SessionDep, run_read
 from api.models import Organisation, OutboxEntry
 from api.routers.writes import (
     CREATE_RESPONSES,
@@ -68,7 +68,7 @@ def _render(org_id: int) -> Render:
 
 
 @router.get("", response_model=ListOf[OrganisationPublic], summary="The network's directory")
-def directory(
+async def directory(
     _: CurrentPrincipal,
     session: SessionDep,
     role: Annotated[str | None, Query(max_length=16)] = None,
@@ -78,17 +78,24 @@ def directory(
     query = select(Organisation)
     if role:
         query = query.where(col(Organisation.roles).op("&")(_roles([role])) != 0)
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(Organisation.id)).offset(offset).limit(limit)).all()
-    return ListOf(data=[OrganisationPublic.of(o) for o in rows], count=count)
+
+    def read() -> ListOf[OrganisationPublic]:
+        count = session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = session.exec(query.order_by(col(Organisation.id)).offset(offset).limit(limit)).all()
+        return ListOf(data=[OrganisationPublic.of(o) for o in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.get("/{org_id}", response_model=OrganisationPublic)
-def get_organisation(org_id: RowId, _: CurrentPrincipal, session: SessionDep) -> OrganisationPublic:
-    org = session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("organisation_not_found", f"no organisation {org_id}")
-    return OrganisationPublic.of(org)
+async def get_organisation(org_id: RowId, _: CurrentPrincipal, session: SessionDep) -> OrganisationPublic:
+    def read() -> OrganisationPublic:
+        org = session.get(Organisation, org_id)
+        if org is None:
+            raise NotFound("organisation_not_found", f"no organisation {org_id}")
+        return OrganisationPublic.of(org)
+
+    return await run_read(session, read)
 
 
 def _status_change(org_id: int, suspended: bool, w: Write) -> JSONResponse:

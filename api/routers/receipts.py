@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentPrincipal, SessionDep
+from api.deps import CurrentPrincipal, SessionDep, run_read
 from api.models import OutboxEntry
 from api.routers.lots import chain_now, receipts_public, render_receipt
 from api.routers.writes import WRITE_RESPONSES, Render, WriteDep, fingerprint
@@ -26,7 +26,7 @@ ReceiptPath = Annotated[
     response_model=ListOf[ReceiptPublic],
     summary="Receipts you keep, own or hold in pledge (auditors and the operator: all)",
 )
-def list_receipts(
+async def list_receipts(
     principal: CurrentPrincipal,
     session: SessionDep,
     state: Annotated[str | None, Query(max_length=16, description="issued|pledged|surrendered")] = None,
@@ -35,21 +35,28 @@ def list_receipts(
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[ReceiptPublic]:
-    rows, count = goods.list_receipts(
-        session,
-        principal,
-        state=state,
-        owner_org=owner_org,
-        pledgee_org=pledgee_org,
-        offset=offset,
-        limit=limit,
-    )
-    return ListOf(data=receipts_public(session, rows), count=count)
+    def read() -> ListOf[ReceiptPublic]:
+        rows, count = goods.list_receipts(
+            session,
+            principal,
+            state=state,
+            owner_org=owner_org,
+            pledgee_org=pledgee_org,
+            offset=offset,
+            limit=limit,
+        )
+        return ListOf(data=receipts_public(session, rows), count=count)
+
+    return await run_read(session, read)
 
 
 @router.get("/{receipt_id}", response_model=ReceiptPublic)
-def get_receipt(receipt_id: ReceiptPath, principal: CurrentPrincipal, session: SessionDep) -> ReceiptPublic:
-    return receipts_public(session, [goods.get_receipt(session, principal, receipt_id)])[0]
+async def get_receipt(
+    receipt_id: ReceiptPath, principal: CurrentPrincipal, session: SessionDep
+) -> ReceiptPublic:
+    return await run_read(
+        session, lambda: receipts_public(session, [goods.get_receipt(session, principal, receipt_id)])[0]
+    )
 
 
 @router.post(

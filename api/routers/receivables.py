@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from api.deps import CurrentPrincipal, RuntimeDep, SessionDep, run_read
 from api.models import OutboxEntry, Piece
 from api.routers.writes import (
     CREATE_RESPONSES,
@@ -54,7 +54,7 @@ def _tree(root_id: str) -> Render:
 
 
 @router.get("/receivables", response_model=ListOf[PiecePublic], summary="Pieces you hold, owe or may finance")
-def list_receivables(
+async def list_receivables(
     principal: CurrentPrincipal,
     session: SessionDep,
     state: Annotated[str | None, Query(max_length=16)] = None,
@@ -63,15 +63,26 @@ def list_receivables(
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[PiecePublic]:
-    rows, count = receivables.list_visible(
-        session, principal, state=state, root_id=root_id, holder_org=holder_org, offset=offset, limit=limit
-    )
-    return ListOf(data=[PiecePublic.of(p) for p in rows], count=count)
+    def read() -> ListOf[PiecePublic]:
+        rows, count = receivables.list_visible(
+            session,
+            principal,
+            state=state,
+            root_id=root_id,
+            holder_org=holder_org,
+            offset=offset,
+            limit=limit,
+        )
+        return ListOf(data=[PiecePublic.of(p) for p in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.get("/receivables/{piece_id}", response_model=PiecePublic)
-def get_receivable(piece_id: str, principal: CurrentPrincipal, session: SessionDep) -> PiecePublic:
-    return PiecePublic.of(receivables.get_visible(session, principal, piece_id))
+async def get_receivable(piece_id: str, principal: CurrentPrincipal, session: SessionDep) -> PiecePublic:
+    return await run_read(
+        session, lambda: PiecePublic.of(receivables.get_visible(session, principal, piece_id))
+    )
 
 
 @router.post(
@@ -182,14 +193,17 @@ def fund(piece_id: str, body: FundRequest, w: WriteDep) -> JSONResponse:
 @router.get(
     "/financing-requests", response_model=ListOf[FinancingRequestPublic], summary="Requests you may see"
 )
-def list_requests(
+async def list_requests(
     principal: CurrentPrincipal,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[FinancingRequestPublic]:
-    rows, count = receivables.open_requests(session, principal, offset=offset, limit=limit)
-    return ListOf(data=[FinancingRequestPublic.of(r) for r in rows], count=count)
+    def read() -> ListOf[FinancingRequestPublic]:
+        rows, count = receivables.open_requests(session, principal, offset=offset, limit=limit)
+        return ListOf(data=[FinancingRequestPublic.of(r) for r in rows], count=count)
+
+    return await run_read(session, read)
 
 
 @router.post(

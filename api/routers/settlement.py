@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentPrincipal, RowId, RuntimeDep, SessionDep
+from api.deps import CurrentPrincipal, RowId, RuntimeDep, SessionDep, run_read
 from api.models import Organisation, OutboxEntry
 from api.routers.writes import CREATE_RESPONSES, Render, WriteDep, fingerprint
 from api.schemas import Balance, ChainEventPublic, DepositCreate, ListOf
@@ -30,17 +30,20 @@ def balance(org_id: RowId, principal: CurrentPrincipal, session: SessionDep, run
 
 
 @router.get("/movements/{org_id}", response_model=ListOf[ChainEventPublic], summary="Transfers in and out")
-def movements(
+async def movements(
     org_id: RowId,
     principal: CurrentPrincipal,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ListOf[ChainEventPublic]:
-    org = settlement.org_for_view(session, principal, org_id)
-    rows = settlement.movements(session, org, offset=offset, limit=limit)
-    data = [ChainEventPublic.model_validate(r, from_attributes=True) for r in rows]
-    return ListOf(data=data, count=len(data))
+    def read() -> ListOf[ChainEventPublic]:
+        org = settlement.org_for_view(session, principal, org_id)
+        rows = settlement.movements(session, org, offset=offset, limit=limit)
+        data = [ChainEventPublic.model_validate(r, from_attributes=True) for r in rows]
+        return ListOf(data=data, count=len(data))
+
+    return await run_read(session, read)
 
 
 @router.post(

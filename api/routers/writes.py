@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -83,7 +83,7 @@ def idempotent(
         response = produce()
     except ServiceError as exc:  # refusals are answers too: replay them
         body = error_body(exc.code, exc.message, exc.details)
-        response = JSONResponse(jsonable_encoder(body), status_code=STATUS_BY_KIND[exc.kind])
+        response = JSONResponse(to_jsonable_python(body), status_code=STATUS_BY_KIND[exc.kind])
     body = json.loads(bytes(response.body))
     session.add(
         IdempotencyRecord(
@@ -127,11 +127,14 @@ def accepted(
             session.expire_all()
             body = {
                 "operation": OperationPublic.of(landed).model_dump(),
-                "result": jsonable_encoder(render(session)),
+                # pydantic's own encoder: FastAPI's jsonable_encoder takes ~5 ms per 100 invoices.
+                "result": to_jsonable_python(render(session), by_alias=True),
             }
             return JSONResponse(body, status_code=201 if created else 200)
         entry = landed
-    return JSONResponse(jsonable_encoder(Accepted(operation=OperationPublic.of(entry))), status_code=202)
+    return JSONResponse(
+        to_jsonable_python(Accepted(operation=OperationPublic.of(entry)), by_alias=True), status_code=202
+    )
 
 
 Render = Callable[[Session], Any]

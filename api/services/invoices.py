@@ -6,10 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from api.documents import DocumentStore, sha256_hex, sniff_media_type
 from api.models import Document, Invoice, Organisation, OutboxEntry
+from api.models.base import utcnow
 from api.services.auth import Principal
 from api.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError, TooLarge
 from api.services.money import due_at, to_minor, today_cst
@@ -68,11 +70,15 @@ def check_document(content: bytes, max_bytes: int) -> str:
 
 @dataclass(frozen=True)
 class _Prepared:
-    invoice: Invoice
+    row: dict[str, Any]  # the Invoice row, every column (it is inserted without ORM objects)
     buyer_chain_org: int
     key: int
     content: bytes
     media_type: str
+
+    @property
+    def invoice_id(self) -> str:
+        return str(self.row["id"])
 
 
 def _prepare(
@@ -96,7 +102,7 @@ def _prepare(
         amount_minor=amount_minor,
         issue_date=data.issue_date,
     )
-    invoice = Invoice(
+    row = dict(
         id=f"0x{key:064x}",
         seller_org_id=principal.org.id or 0,
         buyer_org_id=buyer.id or 0,
@@ -109,14 +115,17 @@ def _prepare(
         line_items=data.line_items,
         document_sha256=sha256_hex(content),
         document_name=filename[:255],
+        status="pending",
+        error_code=None,
         created_by=principal.member.id or 0,
+        created_at=utcnow(),
     )
-    return _Prepared(invoice, buyer.chain_org_id or 0, key, content, media_type)
+    return _Prepared(row, buyer.chain_org_id or 0, key, content, media_type)
 
 
 def _persist(session: Session, store: DocumentStore, prepared: list[_Prepared]) -> None:
     """Refuse any invoice the network has already; store documents durably, then the rows."""
-    ids = [p.invoice.id for p in prepared]
+    ids = [p.invoice_id for p in prepared]
     seen: set[str] = set()
     for index, invoice_id in enumerate(ids):
         if invoice_id in seen:
@@ -132,17 +141,31 @@ def _persist(session: Session, store: DocumentStore, prepared: list[_Prepared]) 
             index=index,
         )
     store.put_many([p.content for p in prepared])
-    digests = {p.invoice.document_sha256: p for p in prepared}
+    digests = {p.row["document_sha256"]: p for p in prepared}
     known = set(session.exec(select(Document.sha256).where(col(Document.sha256).in_(list(digests)))).all())
-    for digest, p in digests.items():
-        if digest not in known:
-            session.add(Document(sha256=digest, size=len(p.content), media_type=p.media_type))
-    session.add_all([p.invoice for p in prepared])
+    now = utcnow()
+    documents = [
+        {"sha256": digest, "size": len(p.content), "media_type": p.media_type, "created_at": now}
+        for digest, p in digests.items()
+        if digest not in known
+    ]
+    # Core inserts, one statement per table: building and flushing SQLModel objects cost ~0.3 ms
+    # per invoice, more than the rest of the upload. The rows are complete (defaults included).
+    connection = session.connection()
+    if documents:
+        connection.execute(insert(Document.__table__), documents)  # type: ignore[attr-defined]
+    connection.execute(insert(Invoice.__table__), [p.row for p in prepared])  # type: ignore[attr-defined]
 
 
 def _registration(p: _Prepared) -> list[object]:
-    inv = p.invoice
-    return [p.key, p.buyer_chain_org, inv.amount_minor, inv.due_at, bytes.fromhex(inv.document_sha256)]
+    row = p.row
+    return [
+        p.key,
+        p.buyer_chain_org,
+        row["amount_minor"],
+        row["due_at"],
+        bytes.fromhex(row["document_sha256"]),
+    ]
 
 
 def _require_supplier(principal: Principal) -> None:
@@ -159,8 +182,9 @@ def upload(
     content: bytes,
     filename: str,
     max_document_bytes: int,
-) -> tuple[Invoice, OutboxEntry]:
-    """Record the invoice and its document and enqueue its registration under its canonical key."""
+) -> tuple[str, OutboxEntry]:
+    """Record the invoice and its document and enqueue its registration under its canonical key;
+    the invoice's id and the outbox entry."""
     _require_supplier(principal)
     buyer = active_org(session, data.buyer_credit_code, Role.CORE_FIRM, "buyer")
     prepared = _prepare(
@@ -174,9 +198,9 @@ def upload(
         function="register",
         args=_registration(prepared),
         subject_type="invoice",
-        subject_id=prepared.invoice.id,
+        subject_id=prepared.invoice_id,
     )
-    return prepared.invoice, entry
+    return prepared.invoice_id, entry
 
 
 MAX_BATCH = 256
@@ -189,8 +213,9 @@ def upload_batch(
     *,
     items: list[tuple[InvoiceInput, bytes, str]],
     max_document_bytes: int,
-) -> tuple[list[Invoice], OutboxEntry]:
-    """Record up to 256 invoices at once, all or none, registered in one transaction on chain."""
+) -> tuple[list[str], OutboxEntry]:
+    """Record up to 256 invoices at once, all or none, registered in one transaction on chain; their
+    ids, in order, and the outbox entry."""
     _require_supplier(principal)
     if not 1 <= len(items) <= MAX_BATCH:
         raise Invalid("invalid_batch", f"a batch holds 1 to {MAX_BATCH} invoices")
@@ -222,9 +247,9 @@ def upload_batch(
         function="registerBatch",
         args=[[_registration(p) for p in prepared]],
         subject_type="invoice_batch",
-        subject_id=prepared[0].invoice.id,
+        subject_id=prepared[0].invoice_id,
     )
-    return [p.invoice for p in prepared], entry
+    return [p.invoice_id for p in prepared], entry
 
 
 def confirm_batch(session: Session, principal: Principal, invoice_ids: list[str]) -> OutboxEntry:

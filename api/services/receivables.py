@@ -12,14 +12,14 @@ from api.services.auth import Principal
 from api.services.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services.organisations import active_org
 from api.services.outbox import enqueue
-from api.services.visibility import piece_filter
+from api.services.visibility import piece_filter, visible_piece
 from chain.roles import Role
 
 MAX_RATE_PPM = 1_000_000
 
 
 def get_visible(session: Session, principal: Principal, piece_id: str) -> Piece:
-    piece = session.exec(select(Piece).where(Piece.id == piece_id.lower(), piece_filter(principal))).first()
+    piece = session.exec(visible_piece(principal), params={"piece_id": piece_id.lower()}).first()
     if piece is None:
         raise NotFound("receivable_not_found", f"no receivable {piece_id}")
     return piece

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_
+from functools import lru_cache
+
+from sqlalchemy import ColumnElement, bindparam, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.models import FinancingRequest, GoodsAlert, Invoice, Lot, Piece, Receipt
 from api.services.auth import Principal
@@ -26,11 +29,28 @@ def is_auditor(p: Principal) -> bool:
 
 def piece_filter(p: Principal) -> ColumnElement[bool]:
     """SQL condition: pieces `p` may see."""
-    if is_auditor(p):
+    return _piece_filter(is_auditor(p), p.has(Role.BANK), p.chain_org_id)
+
+
+def visible_piece(p: Principal) -> SelectOfScalar[Piece]:
+    """SELECT of the piece whose id is bound as `piece_id`, if `p` may see it."""
+    return _visible_piece(is_auditor(p), p.has(Role.BANK), p.chain_org_id)
+
+
+# Both are built once per (auditor, bank, organisation), the only inputs they depend on: SQL
+# expressions are immutable, and a statement that is reused keeps its cache key, which SQLAlchemy
+# would otherwise work out again on every request.
+@lru_cache(maxsize=1024)
+def _visible_piece(auditor: bool, bank: bool, org: int) -> SelectOfScalar[Piece]:
+    return select(Piece).where(Piece.id == bindparam("piece_id"), _piece_filter(auditor, bank, org))
+
+
+@lru_cache(maxsize=1024)
+def _piece_filter(auditor: bool, bank: bool, org: int) -> ColumnElement[bool]:
+    if auditor:
         return col(Piece.id).is_not(None)
-    org = p.chain_org_id
     conditions = [Piece.holder_org == org, Piece.debtor_org == org, Piece.creditor_org == org]
-    if p.has(Role.BANK):
+    if bank:
         conditions.append(Piece.lock_org == org)
         market = select(FinancingRequest.piece_id).where(
             FinancingRequest.status == "open", col(FinancingRequest.bank_org).in_((0, org))

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from chain.keccak import keccak256 as keccak
 
 
 def reading_leaf(device_id: bytes, seq: int, payload_hash: bytes) -> bytes:
-    """The leaf of one reading."""
-    return keccak(keccak(abi_encode(["bytes32", "uint64", "bytes32"], [device_id, seq, payload_hash])))
+    """The leaf of one reading (abi.encode of two bytes32 and a uint64, written word by word)."""
+    if len(device_id) != 32 or len(payload_hash) != 32 or not 0 <= seq < 2**64:
+        raise ValueError("a leaf takes a 32-byte device id, a uint64 seq and a 32-byte payload hash")
+    return keccak(keccak(device_id + seq.to_bytes(32, "big") + payload_hash))
 
 
 def _node(a: bytes, b: bytes) -> bytes:

@@ -7,12 +7,19 @@ to the queue or dropped, and the gateway's session is persistent (clean_session 
 gateway crash loses nothing: the broker redelivers, and the per-device sequence windows
 (`iot_gateway.replay`) turn anything already accepted into a `replay` drop while still taking
 readings that MQTT delivered out of order. Republication is at least once: consumers dedupe by (device, seq).
+
+Verified readings go out in batches: whatever is queued for a lot when the worker comes round (at
+most `publish_batch_max`) is one QoS-1 message on `verified/{lot}` carrying the readings' exact
+bytes (`chain.readings.encode_batch`), so the broker and each oracle node handle one message and one
+acknowledgement per batch instead of per reading. A batch's rows leave the queue when its PUBACK
+arrives; until then paho resends it after a reconnect, and a restarted gateway sends every row
+still queued again. Nothing waits to fill a batch beyond `round_min_s` (5 ms) between worker rounds:
+a lone reading goes out alone, at once.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import threading
 import time
@@ -26,13 +33,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.errors import ChainUnavailable
-from chain.readings import InvalidReading, Reading, parse, verify
+from chain.keccak import use_native_keccak
+from chain.readings import InvalidReading, Reading, check, encode_batch, parse
 from iot_gateway.broker import BrokerAddress, EmbeddedBroker
 from iot_gateway.metrics import GatewayMetrics, MetricsServer
 from iot_gateway.registry import DeviceKeys
 from iot_gateway.replay import SeqWindow
 from iot_gateway.settings import GatewaySettings
-from iot_gateway.store import GatewayStore
+from iot_gateway.store import GatewayStore, Queued
 from iot_gateway.topics import TELEMETRY_FILTER, device_of_telemetry, status_topic, verified_topic
 
 logger = logging.getLogger(__name__)
@@ -64,14 +72,15 @@ class Gateway:
         self.keys = keys
         self.metrics = GatewayMetrics(settings.gateway_id)
         self.metrics_port: int | None = None  # where `running_gateway` serves the metrics, if it does
-        self._events: queue.Queue[_Inbound | _Published] = queue.Queue()
+        # The paho thread appends, the worker pops: deque operations are atomic, no lock needed.
+        self._events: deque[_Inbound | _Published] = deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._generation = 0
         self._connected = False
         self._store: GatewayStore | None = None
         self._worker: threading.Thread | None = None
-        self._in_flight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._in_flight: dict[int, list[int]] = {}  # paho mid -> the outbox row ids its batch carries
         self._last_sent_id = 0
         self._client = self._make_client()
 
@@ -175,11 +184,13 @@ class Gateway:
             logger.warning("gateway %s lost the broker (%s); reconnecting", self.settings.gateway_id, reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._events.put(_Inbound(message.topic, message.payload, message.mid, message.qos, self._generation))
+        self._events.append(
+            _Inbound(message.topic, message.payload, message.mid, message.qos, self._generation)
+        )
         self._wake.set()
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any) -> None:
-        self._events.put(_Published(mid))
+        self._events.append(_Published(mid))
         self._wake.set()
 
     # ------------------------------------------------------------ worker
@@ -187,8 +198,15 @@ class Gateway:
     def _work(self) -> None:
         held: deque[_Inbound] = deque()  # readings waiting for the chain to answer
         backoff_s = 0.0
+        last_round = 0.0
         while not self._stopping.is_set():
             self._wake.wait(timeout=backoff_s or 0.5)
+            # At most one round per `round_min_s`: readings arriving meanwhile share one commit, one
+            # batch out and one acknowledgement per node, instead of a round per message.
+            pause = last_round + self.settings.round_min_s - time.monotonic()
+            if pause > 0 and not self._stopping.is_set():
+                time.sleep(pause)
+            last_round = time.monotonic()
             self._wake.clear()
             try:
                 held.extend(self._drain_events())
@@ -205,16 +223,15 @@ class Gateway:
         acked: list[int] = []
         while True:
             try:
-                event = self._events.get_nowait()
-            except queue.Empty:
+                event = self._events.popleft()
+            except IndexError:
                 break
             if isinstance(event, _Inbound):
                 inbound.append(event)
-            elif (row := self._in_flight.pop(event.mid, None)) is not None:
-                acked.append(row)
+            elif (rows := self._in_flight.pop(event.mid, None)) is not None:
+                acked.extend(rows)
         if acked:
-            self._store.done(acked)
-            self.metrics.add("republished", len(acked))
+            self.metrics.add("republished", self._store.done(acked))
             self.metrics.set_queue_depth(self._store.depth())
         return inbound
 
@@ -242,9 +259,7 @@ class Gateway:
                 continue
             reading, lot_id, window = outcome
             windows[reading.device] = window
-            accepted.append(
-                (verified_topic(lot_id, reading.device), message.payload, reading.device, reading.seq)
-            )
+            accepted.append((verified_topic(lot_id), message.payload, reading.device, reading.seq))
         self._store.accept(accepted, windows)
         self.metrics.add("received", len(handled))
         self.metrics.add("accepted", len(accepted))
@@ -272,7 +287,7 @@ class Gateway:
         if binding is None:
             return "unknown_device"
         try:
-            verify(reading, binding.key)
+            check(reading, binding.key)
         except InvalidReading as exc:
             return exc.reason
         window = windows.get(reading.device) or self._store.seq_window(reading.device)
@@ -284,20 +299,37 @@ class Gateway:
         return reading, binding.lot_id, admitted
 
     def _publish_pending(self) -> None:
-        """Hand queued readings to paho, up to the in-flight limit (paho resends them after a reconnect)."""
+        """Hand queued readings to paho in batches per topic, up to the in-flight limit (paho resends
+        them after a reconnect)."""
         assert self._store is not None
         room = self.settings.max_in_flight - len(self._in_flight)
         if room <= 0 or not self._connected:
             return
-        for item in self._store.pending(after_id=self._last_sent_id, limit=room):
-            info = self._client.publish(item.topic, item.payload, qos=1)
+        size = self.settings.publish_batch_max
+        # The oldest rows, taken in id order for as long as they fit `room` batches, so that every row
+        # up to the last one taken is sent (`_last_sent_id` is a plain high-water mark).
+        open_: dict[str, list[Queued]] = {}
+        chunks: list[list[Queued]] = []
+        for item in self._store.pending(after_id=self._last_sent_id, limit=room * size):
+            chunk = open_.get(item.topic)
+            if chunk is None or len(chunk) >= size:
+                if len(chunks) == room:
+                    break
+                chunk = open_[item.topic] = []
+                chunks.append(chunk)
+            chunk.append(item)
+        for k, chunk in enumerate(chunks):
+            info = self._client.publish(chunk[0].topic, encode_batch([i.payload for i in chunk]), qos=1)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 logger.warning(
-                    "publish of queued reading %s refused (rc %s); retrying later", item.id, info.rc
+                    "publish of %d queued readings refused (rc %s); retrying later", len(chunk), info.rc
                 )
-                break
-            self._in_flight[info.mid] = item.id
-            self._last_sent_id = item.id
+                # Rows of this and later batches go out next round (a sent row with a higher id may
+                # go out twice: consumers dedupe, and the queue counts each row once).
+                self._last_sent_id = min(c[0].id for c in chunks[k:]) - 1
+                return
+            self._in_flight[info.mid] = [i.id for i in chunk]
+            self._last_sent_id = max(self._last_sent_id, chunk[-1].id)
 
     # ------------------------------------------------------------ for tests and operators
 
@@ -340,6 +372,7 @@ def running_gateway(settings: GatewaySettings) -> Iterator[tuple[Gateway, Broker
 
 def run(settings: GatewaySettings) -> None:
     """Run a gateway (and an embedded broker when none is configured) until SIGTERM or Ctrl-C."""
+    use_native_keccak()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with running_gateway(settings) as (_gateway, address):

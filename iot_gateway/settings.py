@@ -40,7 +40,13 @@ class GatewaySettings(BaseSettings):
     reconnect_min_s: int = Field(1, ge=1)
     reconnect_max_s: int = Field(30, ge=1)
     batch_max: int = Field(500, ge=1, description="readings verified and committed per transaction")
-    max_in_flight: int = Field(1_000, ge=1, description="republications awaiting the broker's ack")
+    round_min_s: float = Field(
+        0.005, ge=0.0, le=1.0, description="shortest time between worker rounds (readings share a commit)"
+    )
+    max_in_flight: int = Field(100, ge=1, description="republished batches awaiting the broker's ack")
+    publish_batch_max: int = Field(
+        500, ge=1, le=10_000, description="verified readings per republished message"
+    )
     metrics_host: str = Field("127.0.0.1", description="interface of the metrics endpoint")
     metrics_port: int | None = Field(
         None,

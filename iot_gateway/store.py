@@ -83,12 +83,13 @@ class GatewayStore:
         )
         return [Queued(row[0], row[1], bytes(row[2])) for row in rows]
 
-    def done(self, ids: list[int]) -> None:
-        """Remove readings whose republication the broker acknowledged."""
-        if ids:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+    def done(self, ids: list[int]) -> int:
+        """Remove readings whose republication the broker acknowledged; how many were still queued."""
+        if not ids:
+            return 0
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            return self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids]).rowcount
 
     def depth(self) -> int:
         """How many readings wait for the broker."""

@@ -19,9 +19,10 @@ def device_of_telemetry(topic: str) -> str | None:
     return parts[1]
 
 
-def verified_topic(lot_id: bytes, device: str) -> str:
-    """Where the gateway republishes a verified reading: `verified/{lot id, 64 lowercase hex}/{device}`."""
-    return f"verified/{lot_id.hex()}/{device}"
+def verified_topic(lot_id: bytes) -> str:
+    """Where the gateway republishes verified readings of a lot, in batches
+    (`chain.readings.encode_batch`): `verified/{lot id, 64 lowercase hex}`."""
+    return f"verified/{lot_id.hex()}"
 
 
 def status_topic(gateway_id: str) -> str:

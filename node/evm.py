@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
-from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3, ZERO_ADDRESS, ZERO_HASH32
+from eth.constants import BLANK_ROOT_HASH, ZERO_ADDRESS, ZERO_HASH32
 from eth.db.account import AccountDB
 from eth.rlp.accounts import Account as AccountRecord
 from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
@@ -25,36 +24,11 @@ from eth_account import Account
 from eth_typing import Address
 from eth_utils.logging import get_extended_debug_logger
 
+from chain.keccak import use_native_keccak  # noqa: F401 - node.chain switches eth-hash through here
 from node.interpreter import node_computation
 from node.trie import encode_account
 
 logger = logging.getLogger(__name__)
-
-
-def use_native_keccak() -> str:
-    """Make eth-hash use safe-pysha3's C keccak if installed; return the backend in use.
-
-    eth-tester[py-evm] installs safe-pysha3 for this, but eth-hash's auto-detection picks
-    pycryptodome first when both are present, whose cffi wrapper costs ~5 us per call against
-    ~1 us (py-evm hashes a few hundred times per transaction: tries, blooms, SHA3, addresses).
-    An explicit ETH_HASH_BACKEND is left alone. Process-wide: every user gets the same digests.
-    """
-    from eth_hash.auto import keccak
-
-    if os.environ.get("ETH_HASH_BACKEND"):
-        return os.environ["ETH_HASH_BACKEND"]
-    try:
-        from eth_hash.backends import pysha3
-    except ImportError:
-        return "auto"
-    if pysha3.keccak256(b"") != EMPTY_SHA3:
-        logger.warning("safe-pysha3 gives a wrong keccak256; keeping eth-hash's choice")
-        return "auto"
-    keccak._backend = pysha3.backend
-    keccak.hasher = pysha3.keccak256  # type: ignore[method-assign]
-    keccak.preimage = pysha3.preimage  # type: ignore[method-assign]
-    return "pysha3"
-
 
 # Set on a transaction object once the pool has recovered its sender and checked its
 # fields; block building then skips py-evm's second recovery + verify of the signature.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,14 +82,17 @@ class MqttLink:
         """Publish at QoS 1; paho queues it while disconnected."""
         self._client.publish(topic, payload, qos=1)
 
-    async def next_batch(self, limit: int) -> list[Delivery]:
-        """Up to `limit` deliveries, waiting for the first."""
+    async def next_batch(self, limit: int, cost: Callable[[Delivery], int] | None = None) -> list[Delivery]:
+        """Deliveries costing up to `limit` in all (default cost 1; at least one), waiting for the first."""
         while True:
             self._arrived.clear()
             self._armed = True
             batch: list[Delivery] = []
-            while self._inbox and len(batch) < limit:
-                batch.append(self._inbox.popleft())
+            total = 0
+            while self._inbox and total < limit:
+                delivery = self._inbox.popleft()
+                batch.append(delivery)
+                total += cost(delivery) if cost is not None else 1
             if batch:
                 return batch
             await self._arrived.wait()

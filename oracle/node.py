@@ -46,7 +46,8 @@ from chain.client import ChainClient
 from chain.errors import ChainError, GoodsOracleError
 from chain.manifest import Deployment
 from chain.merkle import MerkleTree
-from chain.readings import InvalidReading, Reading, parse
+from chain.readings import InvalidReading, Reading, batch_count, check, decode_batch, is_batch, parse
+from chain.readings import device_id as device_id_of
 from chain.typed_data import OracleReport
 from oracle import agreement
 from oracle.agreement import BadSignatureMessage, SignatureBook, SignedReport
@@ -64,7 +65,6 @@ from oracle.rules import (
 )
 from oracle.settings import OracleSettings
 from oracle.store import Anchor, LotRecord, OracleStore, SealedRound, StoredReading
-from oracle.verify import check, device_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,11 @@ ZERO_ROOT = b"\x00" * 32
 AGE_MARGIN_S = 10
 UNKNOWN_DEVICE_RETRY_S = 5.0
 PARAMS_REFRESH_S = 5.0
-MAX_BATCH = 1_000
+MAX_BATCH = 2_000  # readings handled (and committed) per transaction, batches counted by their readings
 MAX_SETTLE_FACTOR = 10
+# Parsed readings kept for sealing; past this many (rounds this node never seals: the chain went past
+# them) the cache is dropped and the next seals parse the stored payloads again.
+MAX_PARSED = 200_000
 
 
 @dataclass
@@ -120,8 +123,13 @@ class OracleNode:
         self._alerts: dict[tuple[bytes, int], list[int]] = {}  # ALERT readings' times per open round
         self._last_status: dict[bytes, int] = {}
         self._nudge = asyncio.Event()  # something may be ready to seal or submit: do not wait for the tick
+        self._complete_seen: dict[
+            bytes, int
+        ] = {}  # per lot, the round its watermark was in at the last nudge
         self._arrived_at: dict[tuple[bytes, int], float] = {}  # when a reading of the round last came in
         self._stored = self.store.reading_count()
+        # Readings stored since start and not sealed yet, parsed: sealing their round takes them from here.
+        self._parsed: dict[tuple[str, int], Reading] = {}
         self._signers: set[str] = set()
         self._quorum = 0
         self._nodes = 0
@@ -296,13 +304,15 @@ class OracleNode:
     async def _ingest(self) -> None:
         assert self._mqtt is not None
         while True:
-            batch = await self._mqtt.next_batch(MAX_BATCH)
+            batch = await self._mqtt.next_batch(MAX_BATCH, lambda d: batch_count(d.payload))
             while True:
                 try:
+                    readings: list[tuple[str, bytes]] = []
                     for d in batch:
                         if d.topic.startswith(agreement.TOPIC_PREFIX + "/"):
                             self._on_signature(d.payload)
-                    readings = [d for d in batch if not d.topic.startswith(agreement.TOPIC_PREFIX + "/")]
+                        else:
+                            readings.extend(self._unpack(d))
                     if readings:
                         await self._on_readings(readings)
                     break
@@ -315,39 +325,51 @@ class OracleNode:
             for d in batch:
                 self._mqtt.ack(d)
 
-    async def _on_readings(self, deliveries: list[Delivery]) -> None:
+    def _unpack(self, delivery: Delivery) -> list[tuple[str, bytes]]:
+        """The readings a `verified/` message carries: one, or a gateway's batch (none if malformed)."""
+        if not is_batch(delivery.payload):
+            return [(delivery.topic, delivery.payload)]
+        try:
+            payloads = decode_batch(delivery.payload)
+        except InvalidReading as exc:
+            self._drop(exc.reason, delivery.topic, str(exc))
+            return []
+        self.metrics["batches_received"] += 1
+        return [(delivery.topic, payload) for payload in payloads]
+
+    async def _on_readings(self, deliveries: list[tuple[str, bytes]]) -> None:
         rows: list[StoredReading] = []
         now_ms = int(time.time() * 1000)
-        for d in deliveries:
+        for topic, payload in deliveries:
             try:
-                reading = parse(d.payload)
+                reading = parse(payload)
             except InvalidReading as exc:
-                self._drop(exc.reason, d.topic, str(exc))
+                self._drop(exc.reason, topic, str(exc))
                 continue
             device_id = device_id_of(reading.device)
             bound = self._devices.get(device_id) or await self._device(device_id)
             if bound is None:
-                self._drop("unknown_device", d.topic, reading.device)
+                self._drop("unknown_device", topic, reading.device)
                 continue
             lot, key = bound
             try:
                 checked = check(reading, key)
             except InvalidReading as exc:
-                self._drop(exc.reason, d.topic, f"{reading.device}#{reading.seq}")
+                self._drop(exc.reason, topic, f"{reading.device}#{reading.seq}")
                 continue
             round_, reason = self._placement(reading, lot, now_ms)
             if reason:
                 if self.store.has_reading(reading.device, reading.seq, checked.payload_hash):
                     self.metrics["readings_duplicate"] += 1  # a redelivery of one it holds already
                 else:
-                    self._drop(reason, d.topic, f"{reading.device}#{reading.seq}")
+                    self._drop(reason, topic, f"{reading.device}#{reading.seq}")
                 continue
             if device_id not in self._named:
                 self.store.name_device(device_id, reading.device)
                 self._named.add(device_id)
                 self._lot_devices.setdefault(lot, {})[device_id] = reading.device
             rows.append(
-                StoredReading(lot, round_, reading, d.payload, device_id, checked.payload_hash, checked.leaf)
+                StoredReading(lot, round_, reading, payload, device_id, checked.payload_hash, checked.leaf)
             )
         if not rows:
             return
@@ -358,6 +380,9 @@ class OracleNode:
             if outcome != "added":
                 continue
             self._stored += 1
+            if len(self._parsed) >= MAX_PARSED:
+                self._parsed.clear()
+            self._parsed[(row.reading.device, row.reading.seq)] = row.reading
             self._arrived_at[(row.lot, row.round)] = arrived
             self._frontiers.observe(row.device_id, row.reading.seq, row.reading.ts_ms)
             record = self._lots.get(row.lot)
@@ -368,7 +393,23 @@ class OracleNode:
             rules, ctx = contexts[row.lot]
             if any(f.status == Status.ALERT for f in reading_findings(row.reading, rules, ctx)):
                 self._alerts.setdefault((row.lot, row.round), []).append(row.reading.ts_ms)
-        self._nudge.set()
+        # Not after every delivery: at a few hundred gateway batches a second, a round pass per batch
+        # cost more than sealing. Timer seals wait for the periodic tick as they always did.
+        if any([self._may_seal(lot) for lot in {row.lot for row in rows}]):
+            self._nudge.set()
+
+    def _may_seal(self, lot: bytes) -> bool:
+        """Whether readings just stored may let a round of `lot` be sealed before the next tick: the
+        lot's watermark entered a new round (the one before is complete), or an ALERT waits for its cut."""
+        devices = self._lot_devices.get(lot)
+        if not devices:
+            return False
+        watermark = self._frontiers.watermark(list(devices))
+        complete = watermark // self._round_ms if watermark != NONE else -1
+        if complete > self._complete_seen.get(lot, -1):
+            self._complete_seen[lot] = complete
+            return True
+        return any(lt == lot for lt, _ in self._alerts)
 
     def _placement(self, reading: Reading, lot: bytes, now_ms: int) -> tuple[int, str | None]:
         """The round a reading belongs to, and why it cannot be taken (None: it can)."""
@@ -439,7 +480,7 @@ class OracleNode:
                     and self._arrived_at.get((lot, round_), 0) > quiet_since
                 ):
                     break  # readings of it still coming in: not settled yet
-                self._seal(lot, record, round_, self.store.round_readings(lot, round_))
+                self._seal(lot, record, round_, self.store.round_readings(lot, round_, self._parsed))
                 if round_ > complete_upto:  # sealed by the timer: runs with gaps continue past it
                     self._skip_frontiers(lot, devices, round_)
                 after = round_
@@ -467,7 +508,13 @@ class OracleNode:
         if later:
             self._alerts.setdefault((lot, round_ + 1), []).extend(later)
         self.metrics["rounds_cut_at_alert"] += 1
-        self._seal(lot, record, round_, self.store.round_readings(lot, round_), window_end_ms=cut_ms + 1)
+        self._seal(
+            lot,
+            record,
+            round_,
+            self.store.round_readings(lot, round_, self._parsed),
+            window_end_ms=cut_ms + 1,
+        )
 
     def _skip_frontiers(self, lot: bytes, devices: list[bytes], round_: int) -> None:
         for device in devices:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from chain.keccak import use_native_keccak
 from oracle.node import OracleNode
 from oracle.rules import RulesConfig
 from oracle.settings import OracleSettings
@@ -16,6 +17,7 @@ from oracle.settings import OracleSettings
 
 def serve(settings: OracleSettings) -> None:
     """Run a node until SIGINT/SIGTERM."""
+    use_native_keccak()  # signing and checking reports, addresses: eth-hash's C backend when installed
 
     async def main() -> None:
         stop = asyncio.Event()

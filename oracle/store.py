@@ -227,12 +227,23 @@ class OracleStore:
         """Every round ended early, with the time it ended at."""
         return {(bytes(lot), r): c for lot, r, c in self._db.execute("SELECT lot, round, cut_ms FROM cuts")}
 
-    def round_readings(self, lot: bytes, round_: int) -> list[Reading]:
+    def round_readings(
+        self, lot: bytes, round_: int, parsed: dict[tuple[str, int], Reading] | None = None
+    ) -> list[Reading]:
+        """The readings of round `round_` of `lot` in time order; those in `parsed` (by (device, seq),
+        taken out of it) are not parsed again."""
         rows = self._db.execute(
-            "SELECT payload FROM readings WHERE lot = ? AND round = ? ORDER BY ts_ms, device, seq",
+            "SELECT device, seq, payload FROM readings WHERE lot = ? AND round = ?"
+            " ORDER BY ts_ms, device, seq",
             (lot, round_),
         ).fetchall()
-        return [parse(payload) for (payload,) in rows]
+        if parsed is None:
+            return [parse(payload) for _, _, payload in rows]
+        out = []
+        for device, seq, payload in rows:
+            reading = parsed.pop((device, seq), None)
+            out.append(reading if reading is not None else parse(payload))
+        return out
 
     def rounds_with_readings(self, lot: bytes, after: int, upto: int) -> list[int]:
         rows = self._db.execute(

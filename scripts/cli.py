@@ -550,8 +550,8 @@ def _emit(name: str, result: dict[str, object], as_json: bool) -> None:
 @bench_app.command("api")
 def bench_api(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    invoices: Annotated[int, typer.Option(help="Invoices per chain (multiple of 100 x clients).")] = 1000,
-    clients: Annotated[int, typer.Option(help="Concurrent uploading suppliers.")] = 2,
+    invoices: Annotated[int, typer.Option(help="Invoices per chain (multiple of 100 x clients).")] = 1600,
+    clients: Annotated[int, typer.Option(help="Concurrent uploading suppliers.")] = 4,
     processes: Annotated[int, typer.Option(help="API request processes (plus one worker process).")] = 2,
 ) -> None:
     """API end to end over HTTP: invoice throughput (embedded node, anvil), financing p95, GET p99."""
@@ -579,7 +579,10 @@ def bench_gas(
 @bench_app.command("iot")
 def bench_iot(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    readings: Annotated[int, typer.Option(help="Signed readings through the whole path.", min=100)] = 6000,
+    readings: Annotated[
+        int,
+        typer.Option(help="Signed readings through the whole path (a long run: sustained rate).", min=100),
+    ] = 30_000,
     devices: Annotated[
         int, typer.Option(help="Devices of the lot (1-16), one MQTT connection each.", min=1, max=16)
     ] = 16,

@@ -23,7 +23,7 @@ from chain.client import ChainClient
 from chain.deploy import SuiteParams, deploy_suite, predicted_registry_address
 from chain.devnet import dev_account, dev_credit_code
 from chain.identifiers import credit_code_bytes32
-from chain.readings import Measurements, Reading, sign
+from chain.readings import Measurements, Reading, decode_batch, is_batch, sign
 from chain.roles import Role
 from chain.suite import Suite
 from iot_gateway.broker import BrokerAddress, EmbeddedBroker
@@ -143,6 +143,13 @@ class Listener:
     def payloads(self, prefix: str = "") -> list[bytes]:
         with self.lock:
             return [p for t, p in self.messages if t.startswith(prefix)]
+
+    def readings(self) -> list[bytes]:
+        """The readings' bytes that arrived on `verified/`, batches unpacked, in arrival order."""
+        out: list[bytes] = []
+        for payload in self.payloads("verified/"):
+            out.extend(decode_batch(payload) if is_batch(payload) else [payload])
+        return out
 
     def wait_for(self, predicate: Callable[[Listener], bool], timeout_s: float = 15.0) -> bool:
         deadline = time.monotonic() + timeout_s

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from chain.errors import ChainUnavailable
+from chain.readings import BATCH_MAGIC, InvalidReading, batch_count, decode_batch, encode_batch, is_batch
 from iot_gateway.broker import BrokerAddress
 from iot_gateway.errors import InvalidAnomaly, InvalidBrokerUrl
 from iot_gateway.metrics import GatewayMetrics, MetricsServer
@@ -67,7 +68,7 @@ def test_offline_device_publishes_nothing_and_keeps_its_sequence() -> None:
 def test_topics() -> None:
     assert device_of_telemetry("devices/a-1/telemetry") == "a-1"
     assert device_of_telemetry("devices/a/b/telemetry") is None
-    assert verified_topic(b"\xab" * 32, "d") == "verified/" + "ab" * 32 + "/d"
+    assert verified_topic(b"\xab" * 32) == "verified/" + "ab" * 32
 
 
 def test_store_keeps_windows_and_queue_across_reopen(tmp_path: Path) -> None:
@@ -161,3 +162,30 @@ def test_metrics_served_over_http() -> None:
         assert requests.get(f"{base}/other", timeout=5).status_code == 404
     finally:
         server.stop()
+
+
+def test_batch_frame_round_trips_exact_bytes() -> None:
+    payloads = [b'{"v":1}', b"", b"\x00\xff" * 700, "温度".encode()]
+    frame = encode_batch(payloads)
+    assert is_batch(frame) and frame.startswith(BATCH_MAGIC)
+    assert decode_batch(frame) == payloads
+    assert batch_count(frame) == 4
+    assert decode_batch(encode_batch([])) == []
+    assert not is_batch(b'{"v":1}') and batch_count(b'{"v":1}') == 1
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        BATCH_MAGIC,  # no count
+        BATCH_MAGIC + (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"a",  # one reading short
+        BATCH_MAGIC + (1).to_bytes(4, "big") + (9).to_bytes(4, "big") + b"abc",  # length past the end
+        BATCH_MAGIC + (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"ab",  # bytes after the last
+        BATCH_MAGIC + (10**6).to_bytes(4, "big"),  # absurd count
+        b"SCFB\x02" + (0).to_bytes(4, "big"),  # unknown version
+    ],
+)
+def test_malformed_batch_frames_are_refused(frame: bytes) -> None:
+    with pytest.raises(InvalidReading) as refused:
+        decode_batch(frame)
+    assert refused.value.reason == "bad_batch"

@@ -293,9 +293,12 @@ def test_silent_lot_goes_offline(chain: Chain, oracles: Oracles, stream: Callabl
 
 
 def test_scf_oracle_run_serves_the_node_and_stops_cleanly(
-    chain: Chain, oracles: Oracles, tmp_path: Path
+    chain: Chain, oracles: Oracles, tmp_path: Path, stream: Callable[..., Stream]
 ) -> None:
     """`scf oracle run` as a process, standing in for node 2 on its own database."""
+    s = stream(register_lot(chain, "CLI-1"))  # whatever ran before on this worker, node 2 holds readings
+    wait_for(lambda: oracles.metric("readings_accepted")[2] > 0, what="node 2 to store readings")
+    s.stop()
     settings = oracles.settings(2)
     port = free_port()
     key_file = tmp_path / "oracle-2.key"

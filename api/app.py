@@ -21,6 +21,7 @@ from api.routers import (
     lots,
     members,
     notifications,
+    oracles,
     organisations,
     receipts,
     receivables,
@@ -98,7 +99,7 @@ def create_app(settings: ApiSettings, *, runtime: Runtime | None = None) -> Fast
     app.add_middleware(StreamedBodyLimit, max_bytes=settings.max_body_bytes)
 
     routers = (health, organisations, members, invoices, receivables, settlement)
-    for module in (*routers, lots, receipts, alerts, audit, notifications):
+    for module in (*routers, lots, receipts, alerts, oracles, audit, notifications):
         # health is public and answers only 200; everything else authenticates and may refuse.
         app.include_router(module.router, responses=None if module is health else errors.ERROR_RESPONSES)
     metrics.install(app, token=settings.metrics_token.get_secret_value() if settings.metrics_token else None)

@@ -473,3 +473,40 @@ class ReadingProofPublic(BaseModel):
         "reading_signature_invalid, reading_malformed, proof_for_other_reading"
     )
     message: str | None
+
+
+class AccountCreate(BaseModel):
+    """An externally held key to bind to an organisation, or to make an oracle signer."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: str = Field(
+        min_length=1, max_length=64, description="20-byte hex address, lowercase or EIP-55 checksummed"
+    )
+
+
+class AccountPublic(BaseModel):
+    """An account of an organisation, as the member registry holds it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    address: str
+    active: bool = Field(description="the account and its organisation are not suspended")
+    payout: bool = Field(description="the organisation's payout account (cannot be removed)")
+
+
+class OracleSignerPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    address: str
+    org_id: int = Field(description="the registry's (chain) organisation id of the key; 0 if it has none")
+    active: bool = Field(description="the key may sign now: an active account of an ORACLE organisation")
+
+
+class OracleSigners(BaseModel):
+    """The goods oracle's signer set and what a report needs."""
+
+    model_config = ConfigDict(from_attributes=True)
+    signers: list[OracleSignerPublic]
+    quorum: int = Field(description="signatures of distinct organisations a report needs (f + 1)")
+    fault_tolerance: int = Field(description="faulty oracle operators tolerated (f)")
+    signing_organisations: int = Field(
+        description="distinct organisations of the active signers; removals keep at least 2f + 1"
+    )

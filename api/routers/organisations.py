@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
-from api.deps import CurrentPrincipal, OperatorPrincipal, RowId, SessionDep, run_read
+from api.deps import CurrentPrincipal, OperatorPrincipal, RowId, RuntimeDep, SessionDep, run_read
 from api.models import Organisation, OutboxEntry
 from api.routers.writes import (
     CREATE_RESPONSES,
@@ -18,9 +18,18 @@ from api.routers.writes import (
     WriteDep,
     fingerprint,
 )
-from api.schemas import ListOf, MemberCreate, MemberCreated, OrganisationCreate, OrganisationPublic
-from api.services import organisations
+from api.schemas import (
+    AccountCreate,
+    AccountPublic,
+    ListOf,
+    MemberCreate,
+    MemberCreated,
+    OrganisationCreate,
+    OrganisationPublic,
+)
+from api.services import oracles, organisations
 from api.services.errors import Invalid, NotFound
+from api.services.oracles import Ledger
 from chain.roles import Role
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
@@ -124,3 +133,69 @@ def reinstate(org_id: RowId, _: OperatorPrincipal, w: WriteDep) -> JSONResponse:
 def add_member(org_id: RowId, body: MemberCreate, _: OperatorPrincipal, session: SessionDep) -> MemberCreated:
     member, token, key_id = organisations.add_member(session, org_id=org_id, name=body.name)
     return MemberCreated(member_id=member.id or 0, org_id=org_id, api_key_id=key_id, api_key=token)
+
+
+# -- accounts: keys held outside the API (an oracle node's, a core firm's confirmation key) ---------
+# Chain reads, so these are `def` routes: they run in the thread pool, never on the event loop.
+
+AddressPath = Annotated[str, Path(max_length=64, description="20-byte hex address")]
+
+
+def _accounts(ledger: Ledger, org: Organisation) -> ListOf[AccountPublic]:
+    found = ledger.accounts(org.chain_org_id) if org.chain_org_id is not None else []
+    data = [AccountPublic.model_validate(a) for a in found]
+    return ListOf(data=data, count=len(data))
+
+
+@router.get(
+    "/{org_id}/accounts",
+    response_model=ListOf[AccountPublic],
+    summary="The organisation's accounts, as the member registry holds them",
+)
+def accounts(
+    org_id: RowId, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
+) -> ListOf[AccountPublic]:
+    org = oracles.org_for_accounts(session, principal, org_id)
+    return _accounts(Ledger.of(runtime.client, runtime.deployment), org)
+
+
+@router.post(
+    "/{org_id}/accounts",
+    status_code=202,
+    responses=CREATE_RESPONSES,
+    summary="Bind a key held outside the API to the organisation",
+)
+def bind_account(org_id: RowId, body: AccountCreate, _: OperatorPrincipal, w: WriteDep) -> JSONResponse:
+    def make() -> tuple[OutboxEntry, Render]:
+        org, account, entry = oracles.bind_account(w.session, org_id=org_id, address=body.address)
+        chain_org_id = org.chain_org_id or 0
+
+        def render(_: Session) -> AccountPublic:
+            ledger = Ledger.of(w.runtime.client, w.runtime.deployment)
+            return AccountPublic.model_validate(ledger.account(chain_org_id, account))
+
+        return entry, render
+
+    return w.run(fingerprint("bind_account", org_id, body.address), make, created=True)
+
+
+@router.delete(
+    "/{org_id}/accounts/{address}",
+    status_code=202,
+    responses=WRITE_RESPONSES,
+    summary="Remove an account (not the payout account) from the organisation",
+)
+def unbind_account(org_id: RowId, address: AddressPath, _: OperatorPrincipal, w: WriteDep) -> JSONResponse:
+    ledger = Ledger.of(w.runtime.client, w.runtime.deployment)
+
+    def make() -> tuple[OutboxEntry, Render]:
+        entry = oracles.unbind_account(w.session, ledger, org_id=org_id, address=address)
+
+        def render(session: Session) -> ListOf[AccountPublic]:
+            org = session.get(Organisation, org_id)
+            assert org is not None
+            return _accounts(ledger, org)
+
+        return entry, render
+
+    return w.run(fingerprint("unbind_account", org_id, address), make)

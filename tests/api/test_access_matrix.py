@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 
 from chain.devnet import dev_credit_code
 from tests.api.support import Member, invoice_form, pdf
@@ -47,6 +48,7 @@ ORG_OF = {
     "oracle": "oracle",
 }
 SIGNATURE = "0x" + "11" * 65
+ZERO_ADDRESS = "0x" + "00" * 20
 _serial = itertools.count()
 
 Body = Callable[["Ctx", str], dict[str, Any]]
@@ -90,6 +92,14 @@ def new_org(_: Ctx, role: str) -> dict[str, Any]:
 
 def new_member(_: Ctx, role: str) -> dict[str, Any]:
     return {"json": {"name": f"matrix member by {role}"}}
+
+
+def new_account(_: Ctx, __: str) -> dict[str, Any]:
+    return {"json": {"address": Account.create().address}}
+
+
+def oracle_key(ctx: Ctx, _: str) -> dict[str, Any]:
+    return {"json": {"address": ctx.ids["oracle_key_add"]}}
 
 
 def new_invoice(ctx: Ctx, role: str) -> dict[str, Any]:
@@ -197,6 +207,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/organisations/{org_id}/members"): Row(
         "201 403 403 403 403 403 403", "/organisations/{spare_org}/members", new_member
+    ),
+    # accounts (keys held outside the API): the operator binds and removes them; the organisation
+    # itself, the operator and auditors list them
+    ("GET", "/organisations/{org_id}/accounts"): Row(
+        "200 404 200 404 404 200 404", "/organisations/{sup_a_org}/accounts"
+    ),
+    ("POST", "/organisations/{org_id}/accounts"): Row(
+        "202 403 403 403 403 403 403", "/organisations/{spare_org}/accounts", new_account
+    ),
+    ("DELETE", "/organisations/{org_id}/accounts/{address}"): Row(
+        "202 403 403 403 403 403 403", "/organisations/{spare_org}/accounts/{spare_account}"
+    ),
+    # the goods oracle's signers: the operator manages them, the operator and auditors read them
+    ("GET", "/oracle/signers"): Row("200 403 403 403 403 200 403", "/oracle/signers"),
+    ("POST", "/oracle/signers"): Row("202 403 403 403 403 403 403", "/oracle/signers", oracle_key),
+    ("DELETE", "/oracle/signers/{address}"): Row(
+        "202 403 403 403 403 403 403", "/oracle/signers/{oracle_key_remove}"
     ),
     ("GET", "/me"): Row("200 200 200 200 200 200 200", "/me"),
     ("POST", "/me/api-keys/rotate"): Row("201 201 201 201 201 201 201", "/me/api-keys/rotate", fresh=True),
@@ -347,6 +374,20 @@ def _context(world: World) -> Ctx:
         **_goods(world).lots,
         "g_device": _goods(world).references["g_view"] + "-d0",
     }
+    # Keys held outside the API: one of the spare organisation's to remove, two of the oracle's, one
+    # made a signer (to remove) and one not yet (to add).
+    keys = {
+        name: Account.create().address for name in ("spare_account", "oracle_key_add", "oracle_key_remove")
+    }
+    for name, address in keys.items():
+        org = world["spare" if name == "spare_account" else "oracle"]
+        r = c.post(
+            f"/organisations/{org.org_id}/accounts?wait=true", json={"address": address}, headers=OPERATOR
+        )
+        assert r.status_code == 201, r.text
+    r = c.post("/oracle/signers?wait=true", json={"address": keys["oracle_key_remove"]}, headers=OPERATOR)
+    assert r.status_code == 200, r.text
+    ids.update(keys)
     members: dict[str, Member | None] = {"operator": None}
     members.update({role: world[org] for role, org in ORG_OF.items()})
     revoked = another_member(world.net, sup_a)
@@ -554,6 +595,29 @@ def _cross_org_cases(w: World) -> list[Case]:
         Case("operator", "GET", f"/receivables/{i['view']}", 404),
         Case("operator", "GET", f"/settlement/balances/{w['sup_a'].org_id}", 404),
     ]
+    # Accounts: an organisation's own, the operator's and auditors' to list; only the operator binds.
+    oracle, oracle_2, sup_a, sup_b = w["oracle"], w["oracle_2"], w["sup_a"], w["sup_b"]
+    cases += [
+        Case("sup_b", "GET", f"/organisations/{sup_a.org_id}/accounts", 404),
+        Case("sup_a", "GET", f"/organisations/{sup_b.org_id}/accounts", 404),
+        Case("oracle", "GET", f"/organisations/{oracle_2.org_id}/accounts", 404),
+        Case("bank_a", "GET", f"/organisations/{sup_a.org_id}/accounts", 404),
+        Case("sup_a", "GET", f"/organisations/{sup_a.org_id}/accounts", 200),
+        Case("oracle", "GET", f"/organisations/{oracle.org_id}/accounts", 200),
+        Case("auditor", "GET", f"/organisations/{sup_b.org_id}/accounts", 200),
+        Case("operator", "GET", f"/organisations/{oracle_2.org_id}/accounts", 200),
+        Case("sup_a", "POST", f"/organisations/{sup_a.org_id}/accounts", 403, {"address": ZERO_ADDRESS}),
+        Case("sup_a", "DELETE", f"/organisations/{sup_a.org_id}/accounts/{sup_a.account}", 403),
+        Case("auditor", "POST", f"/organisations/{oracle.org_id}/accounts", 403, {"address": ZERO_ADDRESS}),
+        # Another organisation's key through this one's path: never removed, not even enqueued.
+        Case("operator", "DELETE", f"/organisations/{sup_a.org_id}/accounts/{sup_b.account}", 404),
+        # Signers: an oracle organisation cannot add or remove keys, its own included.
+        Case("oracle", "POST", "/oracle/signers", 403, {"address": oracle.account}),
+        Case("oracle", "DELETE", f"/oracle/signers/{oracle.account}", 403),
+        Case("auditor", "DELETE", f"/oracle/signers/{oracle.account}", 403),
+        Case("oracle", "GET", "/oracle/signers", 403),
+        Case("auditor", "GET", "/oracle/signers", 200),
+    ]
     # Goods: a lot pledged by supplier A to bank A. Supplier B, bank B and a core firm are strangers.
     g = _goods(w)
     lot = g.lots["g_view"]
@@ -663,4 +727,4 @@ def test_cross_organisation_access_hides_and_refuses(world: World) -> None:
     listings += 1
     total = len(cases) + listings
     print(f"\ncross-organisation cases: {len(cases)} requests + {listings} listings = {total}")
-    assert (len(cases), listings) == (142, 33)
+    assert (len(cases), listings) == (159, 33)

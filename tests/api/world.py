@@ -36,8 +36,6 @@ from api.app import create_app
 from api.custody import MasterKey
 from api.models import OutboxEntry
 from api.relay import Keyring
-from api.services.organisations import operator_org
-from api.services.outbox import enqueue
 from api.settings import ApiSettings
 from chain.client import ChainClient
 from chain.deploy import SuiteParams, deploy_suite, predicted_registry_address
@@ -347,24 +345,6 @@ def device_key(name: str) -> LocalAccount:
     return dev_account(f"device:{name}")
 
 
-def operator_call(net: Network, contract: str, function: str, args: list[Any], subject: str) -> None:
-    """Have the operator's custodial key make a call through the outbox (no endpoint exists for it)."""
-    runtime = net.client.app.state.runtime
-    with Session(runtime.engine) as session:
-        enqueue(
-            session,
-            signer_org_id=operator_org(session).id or 0,
-            contract=contract,
-            function=function,
-            args=args,
-            subject_type="operator",
-            subject_id=subject,
-        )
-        session.commit()
-    runtime.relay.wakeup.set()
-    settle(net)
-
-
 class ProofServer:
     """Stands in for an oracle node's proof endpoint: `GET /proofs/{device}/{seq}`, as oracle/http.py."""
 
@@ -440,7 +420,7 @@ class Anchored:
 
 @dataclass
 class GoodsOracle:
-    """Oracle organisations admitted through the API, registered as signers by the operator.
+    """Oracle organisations admitted through the API, made signers by the operator (`POST /oracle/signers`).
 
     Their custodial accounts sign reports (EIP-712) and submit them from a client of their own:
     the API's relay never signs for an oracle organisation, so no nonce is shared.
@@ -457,7 +437,10 @@ class GoodsOracle:
         keyring = Keyring(runtime.engine, runtime.master_key)
         accounts = sorted((keyring.account(m.org_id) for m in members), key=lambda a: int(a.address, 16))
         for account in accounts:
-            operator_call(net, "GoodsOracle", "addSigner", [account.address], account.address)
+            r = net.client.post(
+                "/oracle/signers?wait=true", json={"address": account.address}, headers=OPERATOR
+            )
+            assert r.status_code == 200, r.text
         assert not failed_operations(net), failed_operations(net)
         client = ChainClient.connect(net.settings.rpc_url, poll_interval_s=0.01)
         contract = client.contract("GoodsOracle", runtime.deployment.address("GoodsOracle"))

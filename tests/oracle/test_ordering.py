@@ -96,6 +96,15 @@ def test_round_without_quorum_is_passed_over_and_its_readings_reported_unanchore
         assert disputed and not set(disputed) & anchored
         unproven = [r for r in s.sent if _round(r) not in anchored]
         assert {_round(r) for r in unproven} >= set(disputed)
+        # A node records a passed-over round when its next chain poll sees the later anchor: the one
+        # that did not submit it may not have looked yet.
+        wait_for(
+            lambda: all(
+                node.store.skipped(lot.lot_id, _round(r)) is not None for node in nodes for r in unproven
+            ),
+            timeout_s=10,
+            what="both nodes to record the passed-over rounds",
+        )
         for node in nodes:
             for round_ in {_round(r) for r in unproven}:
                 assert node.store.skipped(lot.lot_id, round_) == "order_timeout"

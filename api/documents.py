@@ -97,11 +97,8 @@ class DocumentStore:
         ~25 ms instead of ~100 of waiting). A file only ever appears under its digest whole.
         Elsewhere the fsyncs of `put` run in parallel threads.
         """
-        pending: dict[str, bytes] = {}
-        for content in contents:
-            digest = sha256_hex(content)
-            if not self.path(digest).exists():
-                pending[digest] = content
+        digests = [sha256_hex(c) for c in contents]  # once: a document may be megabytes
+        pending = {d: c for d, c in zip(digests, contents, strict=True) if not self.path(d).exists()}
         if len(pending) > 1 and _SYNCFS is not None:
             self._put_flushed(pending)
         elif len(pending) > 1:
@@ -110,7 +107,7 @@ class DocumentStore:
         else:
             for content in pending.values():
                 self.put(content)
-        return [sha256_hex(c) for c in contents]
+        return digests
 
     def _put_flushed(self, pending: dict[str, bytes]) -> None:
         moves: list[tuple[Path, Path]] = []

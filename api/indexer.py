@@ -40,6 +40,7 @@ from api.models import (
     Piece,
     Receipt,
 )
+from api.models.base import CoreRows
 from api.services import notifications
 from chain.client import ChainClient
 from chain.jsonrpc import JsonRpc, quantity
@@ -80,12 +81,7 @@ def event_args(abi: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     return {k: jsonable(k, types[k], v) for k, v in args.items()}
 
 
-# What the model fills in for a Piece built without these fields (Core inserts name every column).
-_PIECE_DEFAULTS: dict[str, Any] = {
-    name: field.get_default(call_default_factory=True)
-    for name, field in Piece.model_fields.items()
-    if not field.is_required()
-}
+_PIECE_ROW = CoreRows(Piece)
 _INSERT_PIECE = insert(Piece.__table__)  # type: ignore[attr-defined]
 
 
@@ -328,18 +324,17 @@ class ChainIndexer:
     def _on_ReceivableRegistered(self, session: Session, a: dict[str, Any], e: ChainEvent) -> None:
         # A Core insert: registrations come 100 at a time from bulk uploads, and an ORM object costs
         # ~0.2 ms to build and flush. A later event of the same chunk loads the row like any other.
-        row = {
-            **_PIECE_DEFAULTS,
-            "id": a["id"],
-            "root_id": a["id"],
-            "creditor_org": a["creditorOrg"],
-            "holder_org": a["creditorOrg"],
-            "debtor_org": a["debtorOrg"],
-            "amount_minor": a["amountMinor"],
-            "due_at": a["dueAt"],
-            "state": "registered",
-            "updated_block": e.block_number,
-        }
+        row = _PIECE_ROW(
+            id=a["id"],
+            root_id=a["id"],
+            creditor_org=a["creditorOrg"],
+            holder_org=a["creditorOrg"],
+            debtor_org=a["debtorOrg"],
+            amount_minor=a["amountMinor"],
+            due_at=a["dueAt"],
+            state="registered",
+            updated_block=e.block_number,
+        )
         session.connection().execute(_INSERT_PIECE, row)
         self._invoice_status(session, a["id"], "registered")
 

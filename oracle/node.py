@@ -123,9 +123,8 @@ class OracleNode:
         self._alerts: dict[tuple[bytes, int], list[int]] = {}  # ALERT readings' times per open round
         self._last_status: dict[bytes, int] = {}
         self._nudge = asyncio.Event()  # something may be ready to seal or submit: do not wait for the tick
-        self._complete_seen: dict[
-            bytes, int
-        ] = {}  # per lot, the round its watermark was in at the last nudge
+        # Per lot, the round its watermark was in at the last nudge.
+        self._complete_seen: dict[bytes, int] = {}
         self._arrived_at: dict[tuple[bytes, int], float] = {}  # when a reading of the round last came in
         self._stored = self.store.reading_count()
         # Readings stored since start and not sealed yet, parsed: sealing their round takes them from here.

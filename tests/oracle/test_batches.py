@@ -78,12 +78,23 @@ def test_batch_readings_checked_by_every_node_redelivery_counted_once(
     for handle in oracles.running:
         assert handle is not None
         store = ProofStore(handle.node.store.path)
+        # A node learns of a report another node submitted at its next chain poll.
+        wait_for(lambda s=store: _all_proven(s, good), what="every node to know the anchors")
         for reading in good:
             proof = store.proof(reading.device, reading.seq)
             assert chain.suite.oracle.functions.verifyReading(*proof.verify_args()).call() is True
         with pytest.raises(ProofUnavailable):
             store.proof(forged.device, forged.seq)
         store.close()
+
+
+def _all_proven(store: ProofStore, readings: list[Reading]) -> bool:
+    try:
+        for reading in readings:
+            store.proof(reading.device, reading.seq)
+    except ProofUnavailable:
+        return False
+    return True
 
 
 @pytest.mark.parametrize(
